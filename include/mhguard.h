@@ -1,0 +1,11 @@
+/*
+ * mhguard.h - umbrella header. Include this, link -lmhguard (pkg-config mhguard).
+ */
+#ifndef MHGUARD_H
+#define MHGUARD_H
+
+#include "mhguard/types.h"     /* status codes, taxonomy */
+#include "mhguard/normalize.h" /* text normalization with offset map */
+#include "mhguard/risk.h"      /* the screening engine and verdicts */
+
+#endif

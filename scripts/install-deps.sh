@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package mhguard needs to build, test and run.
+# Idempotent; needs root (or sudo). Used by setup.sh and test.sh.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+PKGS=(build-essential cmake pkg-config git ca-certificates
+      libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libutf8proc-dev
+      libvectorscan-dev libstemmer-dev liblinear-dev libsodium-dev libsqlite3-dev libpq-dev
+      libcmocka-dev sqlite3 python3 curl)
+# Test-only extras (end-to-end tests, load benchmark, browser checks).
+if [ "${1:-}" = "--test" ]; then
+  PKGS+=(postgresql wrk nodejs npm chromium)
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
