@@ -6,6 +6,7 @@
 
 #include "mhguard/types.h"     /* status codes, taxonomy */
 #include "mhguard/normalize.h" /* text normalization with offset map */
+#include "mhguard/lexicon.h"   /* phrase lexicons compiled to Vectorscan */
 #include "mhguard/risk.h"      /* the screening engine and verdicts */
 
 #endif
