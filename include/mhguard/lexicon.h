@@ -37,11 +37,21 @@ typedef enum mhg_lexicon_kind {
     MHG_LEX_CUE_PAST,
     MHG_LEX_CUE_HYPOTHETICAL,
     MHG_LEX_CUE_INFORMATIONAL,
+    MHG_LEX_CUE_FIRST_PERSON, /* "I", "me": keeps a match personal after a
+                                 third-person cue ("my ex left and I want to die") */
     MHG_LEX_KIND_COUNT
 } mhg_lexicon_kind;
 
+/* Where a negation cue must sit relative to the match it negates. */
+typedef enum mhg_lexicon_scope {
+    MHG_LEX_SCOPE_NONE = 0,   /* entries, and cues whose scope is fixed */
+    MHG_LEX_SCOPE_BEFORE = 1, /* default: "never ... kill myself" */
+    MHG_LEX_SCOPE_AFTER = 2,  /* verb-final languages: "죽고 싶지 않아" */
+    MHG_LEX_SCOPE_BOTH = 3
+} mhg_lexicon_scope;
+
 /* "entry", "negation", "idiom", "third_person", "past", "hypothetical",
- * "informational"; NULL when out of range. Static strings. */
+ * "informational", "first_person"; NULL when out of range. Static strings. */
 const char *mhg_lexicon_kind_name(mhg_lexicon_kind kind);
 /* Cue kind names only ("negation" ...). MHG_OK or MHG_ERR_INVALID. */
 MHG_NODISCARD mhg_status mhg_lexicon_kind_parse(const char *name, mhg_lexicon_kind *out);
@@ -57,6 +67,7 @@ typedef struct mhg_lexicon_entry {
     unsigned facet;       /* one MHG_FACET_* bit, or 0 */
     double weight;        /* [0,1]; 0 for cues */
     mhg_lexicon_kind kind;
+    mhg_lexicon_scope scope; /* negation cues; MHG_LEX_SCOPE_NONE otherwise */
     int spaces;           /* the file's `spaces:` setting */
     const char *match;    /* the source `match` text */
     const char *file;     /* file it came from (path as loaded) */

@@ -1,0 +1,604 @@
+/*
+ * lexicon.c - load lexicon files, compile them into one Vectorscan database
+ * (or load it from the cache), and scan normalized text.
+ *
+ * Cache: the key is a BLAKE2b hash of every generated expression with its
+ * flags and id, plus the Vectorscan version. Hashing the *generated*
+ * expressions (not only the YAML bytes) means a change in the normalizer or
+ * in the pattern translator also invalidates the cache, so a stale database
+ * can never be used. Reading and hashing the YAML is cheap (milliseconds);
+ * the compile that the cache saves is the expensive part.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/mhg_limits.h"
+#include "lexicon/lexicon_int.h"
+
+#define HS_FLAGS (HS_FLAG_UTF8 | HS_FLAG_UCP | HS_FLAG_SOM_LEFTMOST)
+#define MAX_FILE_BYTES (16u * 1024u * 1024u)
+#define CACHE_MAGIC "MHGLEXDB"
+#define CACHE_FORMAT 1u
+#define CACHE_HEADER (8 + 4 + 4 + 32 + 8)
+
+static const char *const kind_names[MHG_LEX_KIND_COUNT] = {
+    "entry", "negation", "idiom", "third_person", "past", "hypothetical", "informational",
+    "first_person"};
+_Static_assert(sizeof kind_names / sizeof kind_names[0] == MHG_LEX_KIND_COUNT,
+               "kind_names must name every kind");
+
+const char *mhg_lexicon_kind_name(mhg_lexicon_kind kind) {
+    return (unsigned)kind < MHG_LEX_KIND_COUNT ? kind_names[kind] : NULL;
+}
+
+mhg_status mhg_lexicon_kind_parse(const char *name, mhg_lexicon_kind *out) {
+    if (!name) return MHG_ERR_INVALID;
+    for (int i = 1; i < MHG_LEX_KIND_COUNT; i++)
+        if (!strcmp(kind_names[i], name)) {
+            *out = (mhg_lexicon_kind)i;
+            return MHG_OK;
+        }
+    return MHG_ERR_INVALID;
+}
+
+static int has_yaml_ext(const char *name) {
+    size_t n = strlen(name);
+    return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+                              (n > 4 && !strcmp(name + n - 4, ".yml")));
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void free_names(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Sorted list of lexicon files: the directory's .yaml and .yml files, or the
+ * one file given. */
+static mhg_status list_files(const char *path, char ***out, size_t *n_out, mhgi_errs *errs) {
+    struct stat st;
+    *out = NULL;
+    *n_out = 0;
+    if (stat(path, &st) != 0) {
+        mhgi_errs_add(errs, "%s: %s", path, strerror(errno));
+        return MHG_ERR_IO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        char **names = malloc(sizeof *names);
+        if (!names || !(names[0] = strdup(path))) {
+            free(names);
+            return MHG_ERR_NOMEM;
+        }
+        *out = names;
+        *n_out = 1;
+        return MHG_OK;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        mhgi_errs_add(errs, "%s: %s", path, strerror(errno));
+        return MHG_ERR_IO;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    mhg_status rc = MHG_OK;
+    while ((de = readdir(d)) != NULL) {
+        if (!has_yaml_ext(de->d_name)) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                rc = MHG_ERR_NOMEM;
+                break;
+            }
+            names = nn;
+        }
+        size_t need = strlen(path) + 1 + strlen(de->d_name) + 1;
+        char *full = malloc(need);
+        if (!full) {
+            rc = MHG_ERR_NOMEM;
+            break;
+        }
+        snprintf(full, need, "%s/%s", path, de->d_name);
+        names[n++] = full;
+    }
+    closedir(d);
+    if (rc != MHG_OK) {
+        free_names(names, n);
+        return rc;
+    }
+    if (n == 0) {
+        free(names);
+        mhgi_errs_add(errs, "%s: no lexicon files (*.yaml) in this directory", path);
+        return MHG_ERR_IO;
+    }
+    qsort(names, n, sizeof *names, cmp_str);
+    *out = names;
+    *n_out = n;
+    return MHG_OK;
+}
+
+static mhg_status read_file(const char *path, unsigned char **buf, size_t *len, mhgi_errs *errs) {
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mhgi_errs_add(errs, "%s: cannot open: %s", path, strerror(errno));
+        return MHG_ERR_IO;
+    }
+    size_t cap = 65536, n = 0;
+    unsigned char *b = malloc(cap);
+    if (!b) {
+        fclose(f);
+        return MHG_ERR_NOMEM;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap >= MAX_FILE_BYTES) {
+                free(b);
+                fclose(f);
+                mhgi_errs_add(errs, "%s: file larger than %u bytes", path, MAX_FILE_BYTES);
+                return MHG_ERR_TOO_BIG;
+            }
+            unsigned char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                fclose(f);
+                return MHG_ERR_NOMEM;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t r = fread(b + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b);
+        mhgi_errs_add(errs, "%s: read error", path);
+        return MHG_ERR_IO;
+    }
+    *buf = b;
+    *len = n;
+    return MHG_OK;
+}
+
+static void hex(const unsigned char *in, size_t n, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void compute_cache_key(mhg_lexicon *lex) {
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof lex->cache_key);
+    static const char tag[] = "mhg-lexicon-cache-v1";
+    crypto_generichash_update(&st, (const unsigned char *)tag, sizeof tag);
+    const char *hv = hs_version();
+    crypto_generichash_update(&st, (const unsigned char *)hv, strlen(hv) + 1);
+    for (size_t i = 0; i < lex->n_entries; i++) {
+        const char *re = lex->extra[i].regex;
+        unsigned char meta[8] = {(unsigned char)(i >> 24), (unsigned char)(i >> 16),
+                                 (unsigned char)(i >> 8),  (unsigned char)i,
+                                 (unsigned char)(HS_FLAGS >> 8), (unsigned char)HS_FLAGS,
+                                 lex->extra[i].bound, lex->extra[i].raw};
+        crypto_generichash_update(&st, meta, sizeof meta);
+        crypto_generichash_update(&st, (const unsigned char *)re, strlen(re) + 1);
+    }
+    crypto_generichash_final(&st, lex->cache_key, sizeof lex->cache_key);
+}
+
+/* Report every expression Vectorscan rejects (only on the error path). */
+static void report_compile_errors(const mhg_lexicon *lex, const hs_compile_error_t *first,
+                                  mhgi_errs *errs) {
+    unsigned before = errs->count;
+    for (size_t i = 0; i < lex->n_entries; i++) {
+        hs_expr_info_t *info = NULL;
+        hs_compile_error_t *ce = NULL;
+        if (hs_expression_info(lex->extra[i].regex, HS_FLAGS, &info, &ce) != HS_SUCCESS) {
+            const mhg_lexicon_entry *e = &lex->entries[i];
+            mhgi_errs_add(errs, "%s:%u: %s: pattern rejected by Vectorscan: %s", e->file, e->line,
+                          e->id, ce && ce->message ? ce->message : "unknown error");
+            hs_free_compile_error(ce);
+        } else {
+            free(info);
+        }
+    }
+    if (errs->count != before) return;
+    if (first && first->expression >= 0 && (size_t)first->expression < lex->n_entries) {
+        const mhg_lexicon_entry *e = &lex->entries[first->expression];
+        mhgi_errs_add(errs, "%s:%u: %s: pattern rejected by Vectorscan: %s", e->file, e->line,
+                      e->id, first->message);
+    } else {
+        mhgi_errs_add(errs, "lexicon: Vectorscan could not build the database: %s",
+                      first && first->message ? first->message : "unknown error");
+    }
+}
+
+static mhg_status compile_db(mhg_lexicon *lex, mhgi_errs *errs) {
+    if (lex->n_entries == 0) return MHG_OK; /* nothing to match: db stays NULL */
+    const char **exprs = malloc(lex->n_entries * sizeof *exprs);
+    unsigned *flags = malloc(lex->n_entries * sizeof *flags);
+    unsigned *ids = malloc(lex->n_entries * sizeof *ids);
+    if (!exprs || !flags || !ids) {
+        free(exprs);
+        free(flags);
+        free(ids);
+        return MHG_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < lex->n_entries; i++) {
+        exprs[i] = lex->extra[i].regex;
+        flags[i] = HS_FLAGS;
+        ids[i] = (unsigned)i;
+    }
+    hs_compile_error_t *ce = NULL;
+    hs_error_t rc = hs_compile_multi(exprs, flags, ids, (unsigned)lex->n_entries, HS_MODE_BLOCK,
+                                     NULL, &lex->db, &ce);
+    free(exprs);
+    free(flags);
+    free(ids);
+    if (rc != HS_SUCCESS) {
+        report_compile_errors(lex, ce, errs);
+        hs_free_compile_error(ce);
+        lex->db = NULL;
+        return MHG_ERR_COMPILE;
+    }
+    return MHG_OK;
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static uint64_t get_u64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Load the database from the cache file; any problem means "no cache". */
+static int cache_try_load(mhg_lexicon *lex) {
+    if (!lex->cache_path || lex->n_entries == 0) return 0;
+    FILE *f = fopen(lex->cache_path, "rb");
+    if (!f) return 0;
+    unsigned char hdr[CACHE_HEADER];
+    int ok = 0;
+    char *payload = NULL;
+    if (fread(hdr, 1, sizeof hdr, f) == sizeof hdr && !memcmp(hdr, CACHE_MAGIC, 8) &&
+        get_u32(hdr + 8) == CACHE_FORMAT && !memcmp(hdr + 16, lex->cache_key, 32)) {
+        uint64_t plen = get_u64(hdr + 48);
+        if (plen > 0 && plen < (1ull << 31) && (payload = malloc(plen)) != NULL &&
+            fread(payload, 1, plen, f) == plen && fgetc(f) == EOF) {
+            hs_database_t *db = NULL;
+            if (hs_deserialize_database(payload, plen, &db) == HS_SUCCESS) {
+                lex->db = db;
+                ok = 1;
+            }
+        }
+    }
+    free(payload);
+    fclose(f);
+    return ok;
+}
+
+mhg_status mhg_lexicon_write_cache(const mhg_lexicon *lex, char *err, size_t errlen) {
+    if (err && errlen) err[0] = '\0';
+    if (!lex || !lex->cache_path) {
+        if (err && errlen) snprintf(err, errlen, "lexicon was loaded without a cache directory");
+        return MHG_ERR_INVALID;
+    }
+    if (!lex->db) return MHG_OK; /* empty lexicon: nothing to cache */
+    if (mkdir(lex->cache_dir, 0755) != 0 && errno != EEXIST) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: cannot create: %s", lex->cache_dir, strerror(errno));
+        return MHG_ERR_IO;
+    }
+    char *bytes = NULL;
+    size_t n = 0;
+    if (hs_serialize_database(lex->db, &bytes, &n) != HS_SUCCESS) {
+        if (err && errlen) snprintf(err, errlen, "Vectorscan could not serialize the database");
+        return MHG_ERR_INTERNAL;
+    }
+    unsigned char hdr[CACHE_HEADER];
+    memcpy(hdr, CACHE_MAGIC, 8);
+    put_u32(hdr + 8, CACHE_FORMAT);
+    put_u32(hdr + 12, 0);
+    memcpy(hdr + 16, lex->cache_key, 32);
+    put_u64(hdr + 48, n);
+    size_t plen = strlen(lex->cache_path) + 32;
+    char *tmp = malloc(plen);
+    if (!tmp) {
+        free(bytes);
+        return MHG_ERR_NOMEM;
+    }
+    /* Write a temporary file and rename it, so that a reader never sees a
+     * half-written cache (several processes may start at once). */
+    snprintf(tmp, plen, "%s.%ld.tmp", lex->cache_path, (long)getpid());
+    mhg_status rc = MHG_OK;
+    FILE *f = fopen(tmp, "wb");
+    if (!f || fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr || fwrite(bytes, 1, n, f) != n) {
+        rc = MHG_ERR_IO;
+    }
+    if (f && fclose(f) != 0) rc = MHG_ERR_IO;
+    if (rc == MHG_OK && rename(tmp, lex->cache_path) != 0) rc = MHG_ERR_IO;
+    if (rc != MHG_OK) {
+        if (err && errlen) snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    free(bytes);
+    return rc;
+}
+
+const char *mhg_lexicon_cache_path(const mhg_lexicon *lex) { return lex ? lex->cache_path : NULL; }
+
+void mhg_lexicon_free(mhg_lexicon *lex) {
+    if (!lex) return;
+    if (lex->db) hs_free_database(lex->db);
+    free(lex->entries);
+    free(lex->extra);
+    free(lex->langs);
+    mhgi_arena_free(&lex->arena);
+    free(lex);
+}
+
+mhg_status mhg_lexicon_load_ex(const mhg_lexicon_options *opts, mhg_lexicon **out, char *err,
+                               size_t errlen) {
+    mhgi_errs errs;
+    mhgi_errs_init(&errs, err, errlen);
+    if (!out) return MHG_ERR_INVALID;
+    *out = NULL;
+    if (!opts || !opts->path || !*opts->path) {
+        mhgi_errs_add(&errs, "lexicon: no path given");
+        return MHG_ERR_INVALID;
+    }
+    if (sodium_init() < 0) return MHG_ERR_INTERNAL;
+    mhg_lexicon *lex = calloc(1, sizeof *lex);
+    if (!lex) return MHG_ERR_NOMEM;
+
+    char **files = NULL;
+    size_t n_files = 0;
+    mhg_status rc = list_files(opts->path, &files, &n_files, &errs);
+    if (rc != MHG_OK) {
+        mhg_lexicon_free(lex);
+        return rc;
+    }
+    crypto_generichash_state vh;
+    crypto_generichash_init(&vh, NULL, 0, 8);
+    mhg_status worst = MHG_OK;
+    for (size_t i = 0; i < n_files; i++) {
+        unsigned char *buf;
+        size_t len;
+        rc = read_file(files[i], &buf, &len, &errs);
+        if (rc == MHG_OK) {
+            const char *b = strrchr(files[i], '/');
+            b = b ? b + 1 : files[i];
+            unsigned char lenb[8];
+            put_u64(lenb, len);
+            crypto_generichash_update(&vh, (const unsigned char *)b, strlen(b) + 1);
+            crypto_generichash_update(&vh, lenb, sizeof lenb);
+            crypto_generichash_update(&vh, buf, len);
+            rc = mhgi_yaml_load_buf(lex, files[i], buf, len, opts->categories, &errs);
+            free(buf);
+        }
+        if (rc == MHG_ERR_NOMEM) {
+            free_names(files, n_files);
+            mhg_lexicon_free(lex);
+            return rc;
+        }
+        if (rc != MHG_OK && worst == MHG_OK) worst = rc;
+    }
+    free_names(files, n_files);
+    if (worst != MHG_OK) {
+        mhg_lexicon_free(lex);
+        return worst;
+    }
+    unsigned char vbin[8];
+    crypto_generichash_final(&vh, vbin, sizeof vbin);
+    hex(vbin, sizeof vbin, lex->version);
+
+    compute_cache_key(lex);
+    if (opts->cache_dir && *opts->cache_dir) {
+        char keyhex[33];
+        hex(lex->cache_key, 16, keyhex);
+        size_t need = strlen(opts->cache_dir) + 48;
+        char *p = malloc(need);
+        if (!p) {
+            mhg_lexicon_free(lex);
+            return MHG_ERR_NOMEM;
+        }
+        snprintf(p, need, "%s/lex-%s.hsdb", opts->cache_dir, keyhex);
+        lex->cache_path = mhgi_arena_strdup(&lex->arena, p);
+        lex->cache_dir = mhgi_arena_strdup(&lex->arena, opts->cache_dir);
+        free(p);
+        if (!lex->cache_path || !lex->cache_dir) {
+            mhg_lexicon_free(lex);
+            return MHG_ERR_NOMEM;
+        }
+    }
+    if (cache_try_load(lex)) {
+        lex->from_cache = 1;
+    } else {
+        rc = compile_db(lex, &errs);
+        if (rc != MHG_OK) {
+            mhg_lexicon_free(lex);
+            return rc;
+        }
+        /* A cache that cannot be written only costs start-up time. */
+        if (lex->cache_path && mhg_lexicon_write_cache(lex, NULL, 0) != MHG_OK) {
+            /* ignored on purpose */
+        }
+    }
+    *out = lex;
+    return MHG_OK;
+}
+
+mhg_status mhg_lexicon_load(const char *dir_or_file, const char *cache_dir, mhg_lexicon **out,
+                            char *err, size_t errlen) {
+    mhg_lexicon_options o = {.path = dir_or_file, .cache_dir = cache_dir, .categories = NULL};
+    return mhg_lexicon_load_ex(&o, out, err, errlen);
+}
+
+const char *mhg_lexicon_version(const mhg_lexicon *lex) { return lex ? lex->version : NULL; }
+int mhg_lexicon_from_cache(const mhg_lexicon *lex) { return lex ? lex->from_cache : 0; }
+size_t mhg_lexicon_entry_count(const mhg_lexicon *lex) { return lex ? lex->n_entries : 0; }
+
+const mhg_lexicon_entry *mhg_lexicon_entry_get(const mhg_lexicon *lex, size_t i) {
+    return lex && i < lex->n_entries ? &lex->entries[i] : NULL;
+}
+
+size_t mhg_lexicon_lang_count(const mhg_lexicon *lex) { return lex ? lex->n_langs : 0; }
+
+const mhg_lexicon_lang *mhg_lexicon_lang_get(const mhg_lexicon *lex, size_t i) {
+    return lex && i < lex->n_langs ? &lex->langs[i] : NULL;
+}
+
+int mhg_lexicon_lang_find(const mhg_lexicon *lex, const char *lang) {
+    if (!lex || !lang) return -1;
+    for (size_t i = 0; i < lex->n_langs; i++)
+        if (!strcmp(lex->langs[i].lang, lang)) return (int)i;
+    return -1;
+}
+
+/* ---- scanning ------------------------------------------------------------ */
+
+mhg_status mhg_lexicon_scratch_new(const mhg_lexicon *lex, mhg_lexicon_scratch **out) {
+    if (!out) return MHG_ERR_INVALID;
+    *out = NULL;
+    if (!lex) return MHG_ERR_INVALID;
+    mhg_lexicon_scratch *s = calloc(1, sizeof *s);
+    if (!s) return MHG_ERR_NOMEM;
+    s->lex = lex;
+    size_t n = lex->n_entries ? lex->n_entries : 1;
+    s->last_idx = calloc(n, sizeof *s->last_idx);
+    s->last_gen = calloc(n, sizeof *s->last_gen);
+    if (!s->last_idx || !s->last_gen) {
+        mhg_lexicon_scratch_free(s);
+        return MHG_ERR_NOMEM;
+    }
+    if (lex->db && hs_alloc_scratch(lex->db, &s->hs) != HS_SUCCESS) {
+        mhg_lexicon_scratch_free(s);
+        return MHG_ERR_NOMEM;
+    }
+    *out = s;
+    return MHG_OK;
+}
+
+void mhg_lexicon_scratch_free(mhg_lexicon_scratch *s) {
+    if (!s) return;
+    if (s->hs) hs_free_scratch(s->hs);
+    free(s->last_idx);
+    free(s->last_gen);
+    free(s);
+}
+
+size_t mhg_lexicon_scratch_dropped(const mhg_lexicon_scratch *s) { return s ? s->dropped : 0; }
+
+/* Code point that ends just before byte i (i > 0, text valid UTF-8). */
+static uint32_t prev_cp(const unsigned char *t, size_t i) {
+    size_t j = i - 1;
+    while (j > 0 && (t[j] & 0xC0) == 0x80 && i - j < 4) j--;
+    size_t n;
+    return mhgi_utf8_decode(t, i, j, &n);
+}
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *ctx) {
+    (void)flags;
+    mhg_lexicon_scratch *s = ctx;
+    size_t st = (size_t)from, en = (size_t)to;
+    const mhgi_entry_extra *x = &s->lex->extra[id];
+    if (x->bound) {
+        size_t n;
+        /* End boundary: the next character must not continue a word. */
+        if (en < s->len && mhgi_is_word_cp(mhgi_utf8_decode(s->text, s->len, en, &n))) return 0;
+        /* Start boundary: the previous character must not be part of a word. */
+        if (st > 0 && mhgi_is_word_cp(prev_cp(s->text, st))) {
+            if (!x->lead_opt) return 0;
+            /* Leftmost start fell inside a word through a leading optional
+             * item ("Juan overdosed" for "(an)? overdose~"): retry at the
+             * next word start inside the match. */
+            size_t i = st;
+            while (i < en && mhgi_is_word_cp(mhgi_utf8_decode(s->text, s->len, i, &n))) i += n;
+            while (i < en && !mhgi_is_word_cp(mhgi_utf8_decode(s->text, s->len, i, &n))) i += n;
+            if (i >= en) return 0;
+            st = i;
+        }
+    }
+    if (st >= en) return 0;
+    if (s->last_gen[id] == s->gen) {
+        mhg_lexicon_match *m = &s->out[s->last_idx[id]];
+        if (st < m->end && en > m->start) {
+            if (st < m->start) m->start = (uint32_t)st;
+            if (en > m->end) m->end = (uint32_t)en;
+            return 0;
+        }
+    }
+    if (s->n >= s->cap) {
+        s->dropped++;
+        return 0;
+    }
+    s->out[s->n] = (mhg_lexicon_match){.entry = id, .start = (uint32_t)st, .end = (uint32_t)en};
+    s->last_idx[id] = (uint32_t)s->n;
+    s->last_gen[id] = s->gen;
+    s->n++;
+    return 0;
+}
+
+static int cmp_match(const void *a, const void *b) {
+    const mhg_lexicon_match *x = a, *y = b;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+mhg_status mhg_lexicon_scan(const mhg_lexicon *lex, mhg_lexicon_scratch *scratch,
+                            const char *text, size_t len, mhg_lexicon_match *out, size_t cap,
+                            size_t *n_out) {
+    if (n_out) *n_out = 0;
+    if (!lex || !scratch || scratch->lex != lex || (!text && len) || (!out && cap) || !n_out)
+        return MHG_ERR_INVALID;
+    scratch->dropped = 0;
+    if (len > UINT32_MAX) return MHG_ERR_TOO_BIG;
+    if (!mhg_utf8_valid(text, len)) return MHG_ERR_UTF8;
+    if (!lex->db || len == 0) return MHG_OK;
+    if (++scratch->gen == 0) {
+        /* generation counter wrapped: forget every stale index */
+        memset(scratch->last_gen, 0, lex->n_entries * sizeof *scratch->last_gen);
+        scratch->gen = 1;
+    }
+    scratch->text = (const unsigned char *)text;
+    scratch->len = len;
+    scratch->out = out;
+    scratch->cap = cap < MHG_MAX_MATCHES ? cap : MHG_MAX_MATCHES;
+    scratch->n = 0;
+    hs_error_t rc = hs_scan(lex->db, text, (unsigned)len, 0, scratch->hs, on_match, scratch);
+    scratch->text = NULL;
+    scratch->out = NULL;
+    if (rc != HS_SUCCESS) return MHG_ERR_INTERNAL;
+    if (scratch->n > 1) qsort(out, scratch->n, sizeof *out, cmp_match);
+    *n_out = scratch->n;
+    return MHG_OK;
+}
