@@ -88,7 +88,7 @@ typedef enum mhg_audit_fault {
     MHG_AUDIT_SEQ_GAP,        /* a seq number is missing (deletion) */
     MHG_AUDIT_SEQ_MISMATCH,   /* the record's embedded seq differs from its
                                  position (reordering / renumbering) */
-    MHG_AUDIT_BAD_RECORD,     /* not a JSON object / not canonical */
+    MHG_AUDIT_BAD_RECORD,     /* not a JSON object with an integer seq */
     MHG_AUDIT_ANCHOR_MISMATCH,/* the published head is missing or differs */
     MHG_AUDIT_FAULT_COUNT
 } mhg_audit_fault;
