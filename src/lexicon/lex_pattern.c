@@ -17,6 +17,15 @@
  * way). For `spaces: false` files an optional single space.
  * A gap `*` / `**` is up to 3 / 8 words (6 / 16 characters without spaces)
  * that do not cross a sentence end.
+ *
+ * Gaps at the top level of a pattern (the usual "(a|b) ** (c|d)") are not
+ * compiled into the expression: the pattern is split into segments, each
+ * segment becomes its own Vectorscan expression, and the scanner joins the
+ * segment matches in C, checking the gap. A bounded gap inside a
+ * start-of-match (SOM) expression makes Vectorscan build huge automata
+ * ("Pattern is too large" for two `**` over CJK text); joining in C costs
+ * almost nothing. Gaps inside groups, or in a pattern with a top-level '|',
+ * stay in the expression (small ones only).
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,13 +41,13 @@
  * sentence end", and word boundaries are checked by the scanner in C
  * (lexicon.c, on_match) instead of in the expression.
  */
-/* Separator characters between two words: space, ASCII punctuation that
- * does not end a sentence, dashes, quotes, inverted marks, Arabic and
- * ideographic commas. An ellipsis ("want to... die") also separates. */
-#define SEP_CLASS                                                                               \
-    "[ ,:\\-\"'()/*_~\\x{2013}\\x{2014}\\x{ab}\\x{bb}\\x{201c}\\x{201d}\\x{2018}\\x{2019}\\x{201e}"  \
-    "\\x{bf}\\x{a1}\\x{b7}\\x{60c}\\x{3001}]"
-#define SEP_SPACES "(?:" SEP_CLASS "|\\.\\.+)+"
+/* Separator between two words. The normalizer leaves one ASCII space
+ * between words (typographic quotes and dashes already folded, hyphens made
+ * spaces), so a separator is that space, optionally preceded by a comma,
+ * colon, closing quote or bracket, or an ellipsis ("want to... die"), and
+ * optionally followed by an opening quote or bracket. Anything wider (a
+ * class repeated with '+') makes compiling 10-20x slower. */
+#define SEP_SPACES "(?:[,:\"')]|\\.\\.\\.?)? [\"'(]?"
 #define SEP_NOSPACE " ?"
 /* One word of a gap: a space, then anything up to the next space, comma or
  * sentence end (so a gap stays inside its clause). */
@@ -63,7 +72,9 @@ typedef struct parser {
     size_t whylen;
     int failed;
     int depth;
-    int lead_opt; /* some sequence starts with an optional item */
+    int segmode;      /* split at top-level gaps */
+    mhgi_pattern *pat;
+    int cur;          /* current segment */
 } parser;
 
 static void fail(parser *p, const char *msg, size_t at) {
@@ -163,12 +174,17 @@ static void emit_word(parser *p, mhgi_strbuf *out) {
     mhg_normalized_free(&n);
 }
 
+static int gap_size(int spaces, int gap) {
+    if (spaces) return gap == 1 ? MHGI_GAP1_WORDS : MHGI_GAP2_WORDS;
+    return gap == 1 ? MHGI_GAP1_CHARS : MHGI_GAP2_CHARS;
+}
+
 static void emit_gap(parser *p, mhgi_strbuf *out, int gap) {
     char buf[160];
     if (p->spaces)
-        snprintf(buf, sizeof buf, "(?:" GAP_WORD "){0,%d}", gap == 1 ? 3 : 8);
+        snprintf(buf, sizeof buf, "(?:" GAP_WORD "){0,%d}", gap_size(1, gap));
     else
-        snprintf(buf, sizeof buf, GAP_CHAR "{0,%d}", gap == 1 ? 6 : 16);
+        snprintf(buf, sizeof buf, GAP_CHAR "{0,%d}", gap_size(0, gap));
     mhgi_sb_adds(out, buf);
 }
 
@@ -215,9 +231,12 @@ static void parse_item(parser *p, mhgi_strbuf *item, int *optional) {
 
 /* seq: stops at ')', '|' or end. Separators go between items; optional
  * items carry their separator inside the optional group so that leaving
- * them out leaves exactly one separator. */
+ * them out leaves exactly one separator. In segment mode a gap at the top
+ * level closes the current segment and starts the next one. */
 static void parse_seq(parser *p, mhgi_strbuf *out) {
     int have_required = 0, pending_gap = 0, n_items = 0;
+    const int split = p->segmode && p->depth == 0;
+    if (split) out = &p->pat->seg[p->cur];
     const char *sep = p->spaces ? SEP_SPACES : SEP_NOSPACE;
     for (;;) {
         if (p->failed) return;
@@ -236,6 +255,18 @@ static void parse_seq(parser *p, mhgi_strbuf *out) {
                 return;
             }
             pending_gap = p->t == T_GAP1 ? 1 : 2;
+            if (split) {
+                if (p->cur + 1 >= MHGI_MAX_SEGS) {
+                    fail(p, "too many gaps (at most 7)", p->tstart);
+                    return;
+                }
+                p->cur++;
+                p->pat->n_segs = p->cur + 1;
+                p->pat->gap[p->cur] = gap_size(p->spaces, pending_gap);
+                out = &p->pat->seg[p->cur];
+                pending_gap = 0;
+                have_required = 0;
+            }
             next(p);
             continue;
         }
@@ -251,7 +282,7 @@ static void parse_seq(parser *p, mhgi_strbuf *out) {
         n_items++;
         if (optional) {
             if (!have_required) {
-                p->lead_opt = 1;
+                p->pat->lead_opt[p->cur] = 1;
                 mhgi_sb_adds(out, "(?:");
                 mhgi_sb_add(out, item.p, item.len);
                 mhgi_sb_adds(out, sep);
@@ -280,17 +311,42 @@ static void parse_seq(parser *p, mhgi_strbuf *out) {
         return;
     }
     if (n_items == 0) {
-        fail(p, "empty pattern or alternative", p->tstart);
+        fail(p, split && p->cur > 0 ? "a gap cannot end a pattern" : "empty pattern or alternative",
+             p->tstart);
         return;
     }
-    if (!have_required) fail(p, "needs at least one word that is not optional", p->tstart);
+    if (!have_required)
+        fail(p,
+             split && p->cur > 0 ? "the part after a gap needs a word that is not optional"
+                                 : "needs at least one word that is not optional",
+             p->tstart);
 }
 
-mhg_status mhgi_pattern_compile(const char *match, int spaces, mhgi_strbuf *out, int *raw,
-                                int *lead_opt, char *why, size_t whylen) {
-    *raw = 0;
-    *lead_opt = 0;
+/* Nonzero when match has a '|' outside every group. */
+static int top_level_pipe(const char *s) {
+    int depth = 0;
+    for (; *s; s++) {
+        if (*s == '(') depth++;
+        else if (*s == ')') depth--;
+        else if (*s == '|' && depth == 0) return 1;
+    }
+    return 0;
+}
+
+void mhgi_pattern_init(mhgi_pattern *pat) {
+    memset(pat, 0, sizeof *pat);
+    for (int i = 0; i < MHGI_MAX_SEGS; i++) mhgi_sb_init(&pat->seg[i]);
+}
+
+void mhgi_pattern_free(mhgi_pattern *pat) {
+    for (int i = 0; i < MHGI_MAX_SEGS; i++) mhgi_sb_free(&pat->seg[i]);
+    memset(pat, 0, sizeof *pat);
+}
+
+mhg_status mhgi_pattern_compile(const char *match, int spaces, mhgi_pattern *pat, char *why,
+                                size_t whylen) {
     if (why && whylen) why[0] = '\0';
+    pat->n_segs = 1;
     size_t len = strlen(match);
     if (len >= 3 && memcmp(match, "re:", 3) == 0) {
         const char *r = match + 3;
@@ -299,25 +355,32 @@ mhg_status mhgi_pattern_compile(const char *match, int spaces, mhgi_strbuf *out,
             snprintf(why, whylen, "match: empty re: pattern");
             return MHG_ERR_PARSE;
         }
-        *raw = 1;
-        mhgi_sb_adds(out, r);
-        return out->oom ? MHG_ERR_NOMEM : MHG_OK;
+        pat->raw = 1;
+        mhgi_sb_adds(&pat->seg[0], r);
+        return pat->seg[0].oom ? MHG_ERR_NOMEM : MHG_OK;
     }
-    parser p = {.s = match, .len = len, .spaces = spaces, .why = why, .whylen = whylen};
+    parser p = {.s = match, .len = len, .spaces = spaces, .why = why, .whylen = whylen,
+                .pat = pat, .segmode = !top_level_pipe(match)};
     next(&p);
     if (!p.failed) {
-        /* The top level is an implicit group: "a b|c" means (a b|c). */
-        mhgi_sb_adds(out, "(?:");
-        for (;;) {
-            parse_seq(&p, out);
-            if (p.failed || p.t != T_PIPE) break;
-            mhgi_sb_adds(out, "|");
-            next(&p);
+        if (p.segmode) {
+            parse_seq(&p, NULL);
+        } else {
+            /* The top level is an implicit group: "a b|c" means (a b|c). */
+            mhgi_strbuf *out = &pat->seg[0];
+            mhgi_sb_adds(out, "(?:");
+            for (;;) {
+                parse_seq(&p, out);
+                if (p.failed || p.t != T_PIPE) break;
+                mhgi_sb_adds(out, "|");
+                next(&p);
+            }
+            mhgi_sb_adds(out, ")");
         }
-        if (!p.failed && p.t != T_END) fail(&p, "unmatched ')'", p.tstart);
-        mhgi_sb_adds(out, ")");
+        if (!p.failed && p.t != T_END)
+            fail(&p, p.t == T_RP ? "unmatched ')'" : "'|' outside a group", p.tstart);
     }
-    *lead_opt = p.lead_opt;
-    if (out->oom) return MHG_ERR_NOMEM;
+    for (int i = 0; i < pat->n_segs; i++)
+        if (pat->seg[i].oom) return MHG_ERR_NOMEM;
     return p.failed ? MHG_ERR_PARSE : MHG_OK;
 }

@@ -45,6 +45,17 @@ static int grow_entries(mhg_lexicon *lex) {
     return 1;
 }
 
+static int grow_exprs(mhg_lexicon *lex, size_t more) {
+    if (lex->n_exprs + more <= lex->cap_exprs) return 1;
+    size_t nc = lex->cap_exprs ? lex->cap_exprs * 2 : 256;
+    while (nc < lex->n_exprs + more) nc *= 2;
+    mhgi_expr *e = realloc(lex->exprs, nc * sizeof *e);
+    if (!e) return 0;
+    lex->exprs = e;
+    lex->cap_exprs = nc;
+    return 1;
+}
+
 /* File name without directory and .yaml/.yml extension. */
 static void base_lang(const char *path, char *out, size_t outlen) {
     const char *b = strrchr(path, '/');
@@ -334,26 +345,42 @@ static void load_item(ctx *c, yaml_node_t *node, int is_cue, size_t index) {
         return;
     }
     /* Translate the pattern now so its errors carry file and line. */
-    mhgi_strbuf re;
-    mhgi_sb_init(&re);
-    int raw = 0, lead_opt = 0;
+    mhgi_pattern pat;
+    mhgi_pattern_init(&pat);
     char why[256];
-    mhg_status st = mhgi_pattern_compile(match, c->spaces, &re, &raw, &lead_opt, why, sizeof why);
+    mhg_status st = mhgi_pattern_compile(match, c->spaces, &pat, why, sizeof why);
     if (st != MHG_OK) {
         mhgi_errs_add(c->errs, "%s:%u: %s: %s", c->path, match_line, name,
                       st == MHG_ERR_NOMEM ? "out of memory" : why);
-        mhgi_sb_free(&re);
+        mhgi_pattern_free(&pat);
         return;
     }
-    x->regex = mhgi_arena_strndup(&lex->arena, re.p, re.len);
-    mhgi_sb_free(&re);
-    x->raw = (unsigned char)raw;
-    x->bound = (unsigned char)(c->spaces && !raw);
-    x->lead_opt = (unsigned char)lead_opt;
-    if (!x->regex) {
+    if (!grow_exprs(lex, (size_t)pat.n_segs)) {
+        mhgi_pattern_free(&pat);
         mhgi_errs_add(c->errs, "%s:%u: %s: out of memory", c->path, line, name);
         return;
     }
+    x->first_expr = (uint32_t)lex->n_exprs;
+    x->n_segs = (uint16_t)pat.n_segs;
+    for (int i = 0; i < pat.n_segs; i++) {
+        mhgi_expr *ex = &lex->exprs[lex->n_exprs + (size_t)i];
+        memset(ex, 0, sizeof *ex);
+        ex->regex = mhgi_arena_strndup(&lex->arena, pat.seg[i].p, pat.seg[i].len);
+        ex->entry = (uint32_t)lex->n_entries;
+        ex->seg = (uint16_t)i;
+        ex->gap = (uint16_t)pat.gap[i];
+        ex->raw = (unsigned char)pat.raw;
+        ex->bound = (unsigned char)(c->spaces && !pat.raw);
+        ex->lead_opt = (unsigned char)pat.lead_opt[i];
+        ex->last = (unsigned char)(i == pat.n_segs - 1);
+        if (!ex->regex) {
+            mhgi_pattern_free(&pat);
+            mhgi_errs_add(c->errs, "%s:%u: %s: out of memory", c->path, line, name);
+            return;
+        }
+    }
+    mhgi_pattern_free(&pat);
+    lex->n_exprs += (size_t)x->n_segs;
     lex->n_entries++;
 }
 

@@ -23,6 +23,13 @@
 #include "lexicon/lexicon_int.h"
 
 #define HS_FLAGS (HS_FLAG_UTF8 | HS_FLAG_UCP | HS_FLAG_SOM_LEFTMOST)
+/* `re:` expressions without UCP: authors write \b and \w, which Vectorscan
+ * rejects in UCP mode; without UCP they have ASCII meaning. */
+#define HS_FLAGS_RAW (HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST)
+
+static unsigned expr_flags(const mhg_lexicon *lex, size_t i) {
+    return lex->exprs[i].raw ? HS_FLAGS_RAW : HS_FLAGS;
+}
 #define MAX_FILE_BYTES (16u * 1024u * 1024u)
 #define CACHE_MAGIC "MHGLEXDB"
 #define CACHE_FORMAT 1u
@@ -191,14 +198,19 @@ static void compute_cache_key(mhg_lexicon *lex) {
     crypto_generichash_update(&st, (const unsigned char *)tag, sizeof tag);
     const char *hv = hs_version();
     crypto_generichash_update(&st, (const unsigned char *)hv, strlen(hv) + 1);
-    for (size_t i = 0; i < lex->n_entries; i++) {
-        const char *re = lex->extra[i].regex;
-        unsigned char meta[8] = {(unsigned char)(i >> 24), (unsigned char)(i >> 16),
-                                 (unsigned char)(i >> 8),  (unsigned char)i,
-                                 (unsigned char)(HS_FLAGS >> 8), (unsigned char)HS_FLAGS,
-                                 lex->extra[i].bound, lex->extra[i].raw};
+    for (size_t i = 0; i < lex->n_exprs; i++) {
+        const mhgi_expr *x = &lex->exprs[i];
+        unsigned fl = expr_flags(lex, i);
+        unsigned char meta[16] = {(unsigned char)(i >> 24),        (unsigned char)(i >> 16),
+                                  (unsigned char)(i >> 8),         (unsigned char)i,
+                                  (unsigned char)(fl >> 8),        (unsigned char)fl,
+                                  x->bound,                        x->raw,
+                                  (unsigned char)(x->entry >> 24), (unsigned char)(x->entry >> 16),
+                                  (unsigned char)(x->entry >> 8),  (unsigned char)x->entry,
+                                  (unsigned char)x->seg,           (unsigned char)x->gap,
+                                  x->lead_opt,                     x->last};
         crypto_generichash_update(&st, meta, sizeof meta);
-        crypto_generichash_update(&st, (const unsigned char *)re, strlen(re) + 1);
+        crypto_generichash_update(&st, (const unsigned char *)x->regex, strlen(x->regex) + 1);
     }
     crypto_generichash_final(&st, lex->cache_key, sizeof lex->cache_key);
 }
@@ -207,11 +219,12 @@ static void compute_cache_key(mhg_lexicon *lex) {
 static void report_compile_errors(const mhg_lexicon *lex, const hs_compile_error_t *first,
                                   mhgi_errs *errs) {
     unsigned before = errs->count;
-    for (size_t i = 0; i < lex->n_entries; i++) {
+    for (size_t i = 0; i < lex->n_exprs; i++) {
         hs_expr_info_t *info = NULL;
         hs_compile_error_t *ce = NULL;
-        if (hs_expression_info(lex->extra[i].regex, HS_FLAGS, &info, &ce) != HS_SUCCESS) {
-            const mhg_lexicon_entry *e = &lex->entries[i];
+        if (hs_expression_info(lex->exprs[i].regex, expr_flags(lex, i), &info, &ce) !=
+            HS_SUCCESS) {
+            const mhg_lexicon_entry *e = &lex->entries[lex->exprs[i].entry];
             mhgi_errs_add(errs, "%s:%u: %s: pattern rejected by Vectorscan: %s", e->file, e->line,
                           e->id, ce && ce->message ? ce->message : "unknown error");
             hs_free_compile_error(ce);
@@ -220,10 +233,14 @@ static void report_compile_errors(const mhg_lexicon *lex, const hs_compile_error
         }
     }
     if (errs->count != before) return;
-    if (first && first->expression >= 0 && (size_t)first->expression < lex->n_entries) {
-        const mhg_lexicon_entry *e = &lex->entries[first->expression];
-        mhgi_errs_add(errs, "%s:%u: %s: pattern rejected by Vectorscan: %s", e->file, e->line,
-                      e->id, first->message);
+    if (first && first->expression >= 0 && (size_t)first->expression < lex->n_exprs) {
+        const mhg_lexicon_entry *e = &lex->entries[lex->exprs[first->expression].entry];
+        mhgi_errs_add(errs, "%s:%u: %s: pattern rejected by Vectorscan: %s%s", e->file, e->line,
+                      e->id, first->message,
+                      strstr(first->message, "too large")
+                          ? " (simplify it: fewer or smaller gaps inside groups, fewer "
+                            "alternatives, or split it into two entries)"
+                          : "");
     } else {
         mhgi_errs_add(errs, "lexicon: Vectorscan could not build the database: %s",
                       first && first->message ? first->message : "unknown error");
@@ -231,23 +248,23 @@ static void report_compile_errors(const mhg_lexicon *lex, const hs_compile_error
 }
 
 static mhg_status compile_db(mhg_lexicon *lex, mhgi_errs *errs) {
-    if (lex->n_entries == 0) return MHG_OK; /* nothing to match: db stays NULL */
-    const char **exprs = malloc(lex->n_entries * sizeof *exprs);
-    unsigned *flags = malloc(lex->n_entries * sizeof *flags);
-    unsigned *ids = malloc(lex->n_entries * sizeof *ids);
+    if (lex->n_exprs == 0) return MHG_OK; /* nothing to match: db stays NULL */
+    const char **exprs = malloc(lex->n_exprs * sizeof *exprs);
+    unsigned *flags = malloc(lex->n_exprs * sizeof *flags);
+    unsigned *ids = malloc(lex->n_exprs * sizeof *ids);
     if (!exprs || !flags || !ids) {
         free(exprs);
         free(flags);
         free(ids);
         return MHG_ERR_NOMEM;
     }
-    for (size_t i = 0; i < lex->n_entries; i++) {
-        exprs[i] = lex->extra[i].regex;
-        flags[i] = HS_FLAGS;
+    for (size_t i = 0; i < lex->n_exprs; i++) {
+        exprs[i] = lex->exprs[i].regex;
+        flags[i] = expr_flags(lex, i);
         ids[i] = (unsigned)i;
     }
     hs_compile_error_t *ce = NULL;
-    hs_error_t rc = hs_compile_multi(exprs, flags, ids, (unsigned)lex->n_entries, HS_MODE_BLOCK,
+    hs_error_t rc = hs_compile_multi(exprs, flags, ids, (unsigned)lex->n_exprs, HS_MODE_BLOCK,
                                      NULL, &lex->db, &ce);
     free(exprs);
     free(flags);
@@ -280,7 +297,7 @@ static uint64_t get_u64(const unsigned char *p) {
 
 /* Load the database from the cache file; any problem means "no cache". */
 static int cache_try_load(mhg_lexicon *lex) {
-    if (!lex->cache_path || lex->n_entries == 0) return 0;
+    if (!lex->cache_path || lex->n_exprs == 0) return 0;
     FILE *f = fopen(lex->cache_path, "rb");
     if (!f) return 0;
     unsigned char hdr[CACHE_HEADER];
@@ -359,6 +376,7 @@ void mhg_lexicon_free(mhg_lexicon *lex) {
     if (lex->db) hs_free_database(lex->db);
     free(lex->entries);
     free(lex->extra);
+    free(lex->exprs);
     free(lex->langs);
     mhgi_arena_free(&lex->arena);
     free(lex);
@@ -494,7 +512,9 @@ mhg_status mhg_lexicon_scratch_new(const mhg_lexicon *lex, mhg_lexicon_scratch *
     size_t n = lex->n_entries ? lex->n_entries : 1;
     s->last_idx = calloc(n, sizeof *s->last_idx);
     s->last_gen = calloc(n, sizeof *s->last_gen);
-    if (!s->last_idx || !s->last_gen) {
+    s->segs = malloc(MHG_MAX_MATCHES * sizeof *s->segs);
+    s->chain = malloc(MHG_MAX_MATCHES * sizeof *s->chain);
+    if (!s->last_idx || !s->last_gen || !s->segs || !s->chain) {
         mhg_lexicon_scratch_free(s);
         return MHG_ERR_NOMEM;
     }
@@ -511,6 +531,8 @@ void mhg_lexicon_scratch_free(mhg_lexicon_scratch *s) {
     if (s->hs) hs_free_scratch(s->hs);
     free(s->last_idx);
     free(s->last_gen);
+    free(s->segs);
+    free(s->chain);
     free(s);
 }
 
@@ -524,12 +546,33 @@ static uint32_t prev_cp(const unsigned char *t, size_t i) {
     return mhgi_utf8_decode(t, i, j, &n);
 }
 
+/* Store a match of entry e, merging it into the previous match of the same
+ * entry when they overlap. */
+static void add_match(mhg_lexicon_scratch *s, uint32_t e, size_t st, size_t en) {
+    if (s->last_gen[e] == s->gen) {
+        mhg_lexicon_match *m = &s->out[s->last_idx[e]];
+        if (st < m->end && en > m->start) {
+            if (st < m->start) m->start = (uint32_t)st;
+            if (en > m->end) m->end = (uint32_t)en;
+            return;
+        }
+    }
+    if (s->n >= s->cap) {
+        s->dropped++;
+        return;
+    }
+    s->out[s->n] = (mhg_lexicon_match){.entry = e, .start = (uint32_t)st, .end = (uint32_t)en};
+    s->last_idx[e] = (uint32_t)s->n;
+    s->last_gen[e] = s->gen;
+    s->n++;
+}
+
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
                     unsigned int flags, void *ctx) {
     (void)flags;
     mhg_lexicon_scratch *s = ctx;
     size_t st = (size_t)from, en = (size_t)to;
-    const mhgi_entry_extra *x = &s->lex->extra[id];
+    const mhgi_expr *x = &s->lex->exprs[id];
     if (x->bound) {
         size_t n;
         /* End boundary: the next character must not continue a word. */
@@ -548,23 +591,118 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
         }
     }
     if (st >= en) return 0;
-    if (s->last_gen[id] == s->gen) {
-        mhg_lexicon_match *m = &s->out[s->last_idx[id]];
-        if (st < m->end && en > m->start) {
-            if (st < m->start) m->start = (uint32_t)st;
-            if (en > m->end) m->end = (uint32_t)en;
+    if (s->lex->extra[x->entry].n_segs == 1) {
+        add_match(s, x->entry, st, en);
+    } else if (s->n_segs < MHG_MAX_MATCHES) {
+        s->segs[s->n_segs++] =
+            (mhg_lexicon_match){.entry = id, .start = (uint32_t)st, .end = (uint32_t)en};
+    } else {
+        s->dropped++;
+    }
+    return 0;
+}
+
+static int is_sentence_end(uint32_t cp) {
+    return cp == '.' || cp == '!' || cp == '?' || cp == ';' || cp == 0x3002 || cp == 0xFF01 ||
+           cp == 0xFF1F;
+}
+
+/* Does the text between two segments fit a gap of at most `gap` words
+ * (spaces) or characters (no spaces) without crossing a sentence end? A
+ * run of two or more dots is an ellipsis, not a sentence end. */
+static int gap_ok(const mhg_lexicon_scratch *s, size_t a, size_t b, unsigned gap, int spaces) {
+    unsigned words = 0, chars = 0;
+    int in_word = 0;
+    for (size_t i = a; i < b;) {
+        size_t n;
+        uint32_t cp = mhgi_utf8_decode(s->text, s->len, i, &n);
+        if (cp == '.' && ((i + 1 < b && s->text[i + 1] == '.') || (i > a && s->text[i - 1] == '.'))) {
+            /* ellipsis */
+        } else if (is_sentence_end(cp)) {
             return 0;
         }
+        if (spaces) {
+            if (cp == ' ') {
+                in_word = 0;
+            } else if (!in_word && mhgi_is_word_cp(cp)) {
+                in_word = 1;
+                if (++words > gap) return 0;
+            }
+        } else if (cp != ' ' && ++chars > gap) {
+            return 0;
+        }
+        i += n;
     }
-    if (s->n >= s->cap) {
-        s->dropped++;
-        return 0;
+    return 1;
+}
+
+static int cmp_seg(const void *a, const void *b) {
+    const mhg_lexicon_match *x = a, *y = b;
+    if (x->entry != y->entry) return x->entry < y->entry ? -1 : 1;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/*
+ * Join segment matches of gapped entries. segs is sorted by expression
+ * index, and an entry's segments have consecutive indexes, so each entry's
+ * matches form one run with its segments in order. A chain is a match of
+ * every segment, each after the previous one within the gap; its span runs
+ * from the first segment's start to the last one's end. For each match of a
+ * segment we keep the latest chain start that reaches it (the tightest
+ * span), in the parallel array s->chain.
+ */
+static void join_segments(mhg_lexicon_scratch *s) {
+    if (s->n_segs == 0) return;
+    qsort(s->segs, s->n_segs, sizeof *s->segs, cmp_seg);
+    const mhg_lexicon *lex = s->lex;
+    size_t i = 0;
+    /* chain start per segment match; UINT32_MAX = unreachable */
+    uint32_t *cs = s->chain;
+    while (i < s->n_segs) {
+        uint32_t entry = lex->exprs[s->segs[i].entry].entry;
+        size_t j = i;
+        while (j < s->n_segs && lex->exprs[s->segs[j].entry].entry == entry) j++;
+        /* run [i, j): sub-runs per segment, in segment order */
+        const mhgi_entry_extra *ex = &lex->extra[entry];
+        const int spaces = lex->entries[entry].spaces;
+        size_t prev_a = 0, prev_b = 0; /* previous segment's sub-run */
+        uint32_t want = ex->first_expr;
+        size_t k = i;
+        int alive = 1;
+        for (uint16_t seg = 0; seg < ex->n_segs && alive; seg++, want++) {
+            size_t a = k;
+            while (k < j && s->segs[k].entry == want) k++;
+            size_t b = k;
+            if (a == b) {
+                alive = 0;
+                break;
+            }
+            int any = 0;
+            for (size_t m = a; m < b; m++) {
+                cs[m] = UINT32_MAX;
+                if (seg == 0) {
+                    cs[m] = s->segs[m].start;
+                    any = 1;
+                    continue;
+                }
+                for (size_t q = prev_a; q < prev_b; q++) {
+                    if (cs[q] == UINT32_MAX || s->segs[q].end > s->segs[m].start) continue;
+                    if (!gap_ok(s, s->segs[q].end, s->segs[m].start, lex->exprs[want].gap, spaces))
+                        continue;
+                    if (cs[m] == UINT32_MAX || cs[q] > cs[m]) cs[m] = cs[q];
+                }
+                if (cs[m] != UINT32_MAX) any = 1;
+            }
+            if (!any) alive = 0;
+            prev_a = a;
+            prev_b = b;
+            if (alive && seg + 1 == ex->n_segs)
+                for (size_t m = a; m < b; m++)
+                    if (cs[m] != UINT32_MAX) add_match(s, entry, cs[m], s->segs[m].end);
+        }
+        i = j;
     }
-    s->out[s->n] = (mhg_lexicon_match){.entry = id, .start = (uint32_t)st, .end = (uint32_t)en};
-    s->last_idx[id] = (uint32_t)s->n;
-    s->last_gen[id] = s->gen;
-    s->n++;
-    return 0;
 }
 
 static int cmp_match(const void *a, const void *b) {
@@ -594,7 +732,9 @@ mhg_status mhg_lexicon_scan(const mhg_lexicon *lex, mhg_lexicon_scratch *scratch
     scratch->out = out;
     scratch->cap = cap < MHG_MAX_MATCHES ? cap : MHG_MAX_MATCHES;
     scratch->n = 0;
+    scratch->n_segs = 0;
     hs_error_t rc = hs_scan(lex->db, text, (unsigned)len, 0, scratch->hs, on_match, scratch);
+    if (rc == HS_SUCCESS) join_segments(scratch);
     scratch->text = NULL;
     scratch->out = NULL;
     if (rc != HS_SUCCESS) return MHG_ERR_INTERNAL;

@@ -46,12 +46,22 @@ __attribute__((format(printf, 2, 3)))
 #endif
 void mhgi_errs_add(mhgi_errs *e, const char *fmt, ...);
 
+/* One Vectorscan expression: a whole entry or one segment of it. */
+typedef struct mhgi_expr {
+    char *regex;            /* arena */
+    uint32_t entry;         /* entry it belongs to */
+    uint16_t seg;           /* segment index (0 for whole entries) */
+    uint16_t gap;           /* max words/chars between the previous segment and this one */
+    unsigned char raw;      /* `re:` pattern: no word-boundary handling */
+    unsigned char bound;    /* check word boundaries in the match callback */
+    unsigned char lead_opt; /* may start with an optional item */
+    unsigned char last;     /* last segment of its entry */
+} mhgi_expr;
+
 /* Per-entry compile data kept beside the public entry. */
 typedef struct mhgi_entry_extra {
-    char *regex;         /* generated Vectorscan expression (arena) */
-    unsigned char raw;   /* `re:` pattern: no word-boundary handling */
-    unsigned char bound; /* check word boundaries in the match callback */
-    unsigned char lead_opt; /* may start with an optional item */
+    uint32_t first_expr; /* index of its first expression */
+    uint16_t n_segs;     /* 1: plain expression; >1: segments joined by gaps */
 } mhgi_entry_extra;
 
 struct mhg_lexicon {
@@ -61,6 +71,8 @@ struct mhg_lexicon {
     size_t n_entries, cap_entries;
     mhg_lexicon_lang *langs;
     size_t n_langs, cap_langs;
+    mhgi_expr *exprs; /* Vectorscan id = index here */
+    size_t n_exprs, cap_exprs;
     hs_database_t *db;
     int from_cache;
     char version[17];
@@ -81,18 +93,39 @@ struct mhg_lexicon_scratch {
     size_t len;
     mhg_lexicon_match *out;
     size_t cap, n, dropped;
+    /* segment matches of gapped entries, joined after the scan */
+    mhg_lexicon_match *segs; /* .entry holds the expression index */
+    uint32_t *chain;         /* join_segments: chain start per segment match */
+    size_t n_segs;
 };
 
+/* Gap sizes: `*` and `**` in words (spaces: true) or characters (false). */
+#define MHGI_GAP1_WORDS 3
+#define MHGI_GAP2_WORDS 8
+#define MHGI_GAP1_CHARS 6
+#define MHGI_GAP2_CHARS 16
+#define MHGI_MAX_SEGS 8
+
+/* A compiled `match`: one expression, or several segments joined by gaps
+ * that the scanner checks (see lex_pattern.c). */
+typedef struct mhgi_pattern {
+    mhgi_strbuf seg[MHGI_MAX_SEGS];
+    int gap[MHGI_MAX_SEGS];      /* max words/chars before seg i (i > 0) */
+    int lead_opt[MHGI_MAX_SEGS]; /* seg i may start with an optional item */
+    int n_segs;
+    int raw;                     /* `re:` pattern: no word-boundary handling */
+} mhgi_pattern;
+
+void mhgi_pattern_init(mhgi_pattern *pat);
+void mhgi_pattern_free(mhgi_pattern *pat);
+
 /*
- * Translate the `match` mini-language into a Vectorscan expression appended
- * to out. spaces selects word (spaces: true) or character (false) semantics.
- * *raw is set for `re:` patterns, *lead_opt when the expression may start
- * with an optional item (the scanner then retries the start boundary at the
- * next word). On a syntax error returns MHG_ERR_PARSE and writes a reason to
- * why.
+ * Translate the `match` mini-language into Vectorscan expressions. spaces
+ * selects word (spaces: true) or character (false) semantics. On a syntax
+ * error returns MHG_ERR_PARSE and writes a reason to why.
  */
-mhg_status mhgi_pattern_compile(const char *match, int spaces, mhgi_strbuf *out, int *raw,
-                                int *lead_opt, char *why, size_t whylen);
+mhg_status mhgi_pattern_compile(const char *match, int spaces, mhgi_pattern *pat, char *why,
+                                size_t whylen);
 
 /* Load one YAML file (its bytes) into lex (entries, langs); problems go to
  * errs. path is used for messages and the language check. */
