@@ -5,13 +5,18 @@
  * Text mode (MHG_NORM_TEXT) applies, in order: UTF-8 validation; NFKC;
  * Unicode case folding; removal of zero-width and format characters and of
  * combining marks on Latin/Greek/Cyrillic letters (marks that carry meaning in
- * Indic, Thai, Arabic, Hebrew and kana scripts are kept); homoglyph folding
+ * Indic, Thai, Hebrew and kana scripts and Arabic hamza are kept; the optional
+ * Arabic vowel signs, harakat, are removed); homoglyph folding
  * (Cyrillic/Greek look-alikes inside Latin words, full-width forms);
  * leetspeak inside words that mix letters and digits/symbols ("k1ll mys3lf");
  * joining of spaced or dotted single letters ("k i l l", "k.i.l.l");
  * collapsing runs of the same letter to one ("diiiie" -> "die", and also
  * "kill" -> "kil": the lexicon compiler normalizes its phrases the same way,
  * so both sides agree); and whitespace runs to one ASCII space.
+ * Also, in both modes: typographic quotes and dashes fold to ASCII; an
+ * apostrophe between letters is dropped ("don't" -> "dont"); hyphens and
+ * underscores become spaces ("self-harm" -> "self harm"); the output never
+ * starts or ends with a space. docs/internals/normalize.md has the details.
  *
  * Pattern mode (MHG_NORM_PATTERN) is what the lexicon compiler applies to the
  * literal words of its phrases: the same folding and letter-run collapsing,
@@ -49,6 +54,7 @@ typedef struct mhg_normalized {
     uint32_t *src_start; /* len entries; owned */
     uint32_t *src_end;   /* len entries; owned */
     size_t cap;          /* allocated entries (internal) */
+    struct mhg_norm_work *work; /* internal scratch, reused across calls; owned */
 } mhg_normalized;
 
 void mhg_normalized_init(mhg_normalized *n);
