@@ -440,12 +440,14 @@ int mhg_cmd_eval(int argc, char **argv) {
             int lab[MAX_TASKS];
             for (size_t t = 0; t < n_tasks; t++) {
                 if (tasks[t].overall) {
-                    int any1 = 0, all0 = 1;
+                    /* over the fields this row labels: the corpus labels
+                     * suicide only, and its rows still count */
+                    int any1 = 0, any0 = 0;
                     for (size_t u = 0; u < t; u++) {
                         any1 |= lab[u] == 1;
-                        all0 &= lab[u] == 0;
+                        any0 |= lab[u] == 0;
                     }
-                    lab[t] = any1 ? 1 : all0 ? 0 : -1;
+                    lab[t] = any1 ? 1 : any0 ? 0 : -1;
                 } else {
                     lab[t] = mhgc_row_label(r, tasks[t].field);
                 }

@@ -48,7 +48,7 @@ static void usage(FILE *f) {
             "         [--split train] [--dev-split dev] [--seed N] [--c C] [--balance]\n"
             "         [--hash-bits 18] [--word-ngrams 2] [--char-ngrams 3-5] [--weight-bits 16]\n"
             "         [--heads auto|suicide,self_harm,...] [--min-positives 40]\n"
-            "         [--null-negatives SRC,SRC] [--threshold-rule f1|fprX]\n"
+            "         [--null-negatives SRC,SRC] [--weight SRC=K,...] [--threshold-rule f1|fprX]\n"
             "Trains on rows with split == --split, calibrates and picks thresholds on\n"
             "--dev-split; other rows (test) are never read into the model. Labels: a\n"
             "field named after the category (1/0/true/false), or labels.<category> as a\n"
@@ -82,6 +82,24 @@ static int in_list(const char *list, const char *item) {
         p = e + 1;
     }
     return 0;
+}
+
+/* --weight SRC=K[,SRC=K]: training rows of source SRC count K times
+ * (liblinear 2.3 has no instance weights; copies are equivalent for the
+ * loss and keep the solver deterministic). */
+static int source_weight(const char *spec, const char *source) {
+    if (!spec || !source) return 1;
+    size_t n = strlen(source);
+    for (const char *p = spec; *p;) {
+        const char *eq = strchr(p, '=');
+        if (!eq) break;
+        int k = atoi(eq + 1);
+        if ((size_t)(eq - p) == n && !strncmp(p, source, n)) return k < 1 ? 1 : k > 100 ? 100 : k;
+        const char *c = strchr(eq, ',');
+        if (!c) break;
+        p = c + 1;
+    }
+    return 1;
 }
 
 typedef struct file_stats {
@@ -121,7 +139,7 @@ int mhg_cmd_train(int argc, char **argv) {
     const char *files[MAX_FILES];
     size_t n_files = 0;
     const char *out = NULL, *split = "train", *dev_split = "dev", *heads_arg = "auto";
-    const char *null_neg = NULL, *rule = "f1";
+    const char *null_neg = NULL, *rule = "f1", *weights = NULL;
     mhg_feature_config cfg;
     mhg_feature_config_default(&cfg);
     mhg_train_options topt;
@@ -136,6 +154,7 @@ int mhg_cmd_train(int argc, char **argv) {
         {"weight-bits", required_argument, 0, 'q'}, {"heads", required_argument, 0, 'h'},
         {"min-positives", required_argument, 0, 'm'}, {"null-negatives", required_argument, 0, 'n'},
         {"threshold-rule", required_argument, 0, 't'}, {"help", no_argument, 0, 'x'},
+        {"weight", required_argument, 0, 'W'},
         {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -170,6 +189,7 @@ int mhg_cmd_train(int argc, char **argv) {
         case 'm': min_pos = atol(optarg); break;
         case 'n': null_neg = optarg; break;
         case 't': rule = optarg; break;
+        case 'W': weights = optarg; break;
         case 'x': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -190,6 +210,7 @@ int mhg_cmd_train(int argc, char **argv) {
         size_t len;
         int8_t lab[MHG_CAT_COUNT];
         int is_dev;
+        int reps; /* training copies (--weight) */
     } row;
     row *rows = NULL;
     size_t n_rows = 0, cap_rows = 0, n_excluded = 0, n_null_neg = 0;
@@ -260,8 +281,9 @@ int mhg_cmd_train(int argc, char **argv) {
                 json_decref(r);
                 continue;
             }
+            int reps = is_dev ? 1 : source_weight(weights, source);
             mhg_status st = mhg_normalize(text, tlen, MHG_NORM_TEXT, &norm);
-            json_decref(r);
+            json_decref(r); /* text and source are dangling from here */
             if (st != MHG_OK) {
                 fs[fi].bad++;
                 fprintf(stderr, "mhguard train: %s line %zu: %s (skipped)\n", files[fi], lineno,
@@ -289,6 +311,7 @@ int mhg_cmd_train(int argc, char **argv) {
             rw->len = norm.len;
             memcpy(rw->lab, lab, sizeof lab);
             rw->is_dev = is_dev;
+            rw->reps = reps;
             n_rows++;
             if (is_dev)
                 fs[fi].dev++;
@@ -328,12 +351,13 @@ int mhg_cmd_train(int argc, char **argv) {
     for (size_t i = 0; i < n_rows; i++) {
         int8_t l[MHG_CAT_COUNT];
         for (size_t h = 0; h < n_heads; h++) l[h] = rows[i].lab[heads[h]];
-        if (mhg_trainer_add(tr, rows[i].norm, rows[i].len, l, rows[i].is_dev) != MHG_OK) {
-            fprintf(stderr, "mhguard train: feature extraction failed\n");
-            mhg_trainer_free(tr);
-            rc = 2;
-            goto done;
-        }
+        for (int k = 0; k < rows[i].reps; k++)
+            if (mhg_trainer_add(tr, rows[i].norm, rows[i].len, l, rows[i].is_dev) != MHG_OK) {
+                fprintf(stderr, "mhguard train: feature extraction failed\n");
+                mhg_trainer_free(tr);
+                rc = 2;
+                goto done;
+            }
     }
     fprintf(stderr, "mhguard train: %zu rows, %zu heads; fitting...\n", n_rows, n_heads);
     mhg_model *model = NULL;
@@ -465,6 +489,7 @@ int mhg_cmd_train(int argc, char **argv) {
         json_object_set_new(jt, "dev_split", json_string(dev_split));
         json_object_set_new(jt, "calibration", json_string("Platt (Lin-Lin-Weng) on dev, quantized weights"));
         json_object_set_new(jt, "threshold_rule", json_string(rule));
+        json_object_set_new(jt, "source_weights", json_string(weights ? weights : ""));
         json_object_set_new(jt, "t_low_rule", json_string("max F2 on dev (capped at t_moderate)"));
         json_object_set_new(man, "training", jt);
         json_t *jn = json_object();
