@@ -75,7 +75,8 @@ enum {
     MHG_PII_IP = 1u << 3,     /* -> [ip]     IPv4 and IPv6 */
     MHG_PII_CARD = 1u << 4,   /* -> [card]   13-19 digits passing the Luhn check */
     MHG_PII_HANDLE = 1u << 5, /* -> [handle] @name */
-    MHG_PII_ALL = (1u << 6) - 1
+    MHG_PII_NUMBER = 1u << 6, /* -> [number] 16+ digit runs (account / ID numbers) */
+    MHG_PII_ALL = (1u << 7) - 1
 };
 
 /*
