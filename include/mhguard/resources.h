@@ -24,8 +24,8 @@ extern "C" {
 typedef struct mhg_resources mhg_resources;
 
 /* One crisis service. All strings are owned by the mhg_resources handle;
- * optional ones are NULL when absent. At least one of phone, sms, chat_url
- * is set. This struct is a stable, read-only view. */
+ * optional ones are NULL when absent. At least one of phone, sms, chat_url,
+ * url is set (international.yaml lists directories that have only a url). This struct is a stable, read-only view. */
 typedef struct mhg_crisis_line {
     const char *name;      /* "988 Suicide & Crisis Lifeline" */
     const char *phone;     /* "988"; NULL if no voice line */
