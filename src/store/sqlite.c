@@ -8,9 +8,11 @@
  * migrations recorded in schema_version.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -313,6 +315,12 @@ static mhg_status sq_connect(const mhgi_store_cfg *cfg, void **conn_out) {
         return MHG_ERR_STORE;
     }
 
+    if (cfg->mode == MHGI_STORE_RWC) {
+        /* Create the file ourselves, owner-only: it holds pseudonyms and the
+         * review queue. SQLite gives its -wal/-shm files the same mode. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close(fd);
+    }
     sq_conn *c = calloc(1, sizeof *c);
     if (!c) return MHG_ERR_NOMEM;
     int rc = sqlite3_open_v2(path, &c->db, flags, NULL);

@@ -103,6 +103,7 @@ static void test_open_directory_creates_db(void **state) {
     fixture *f = *state;
     struct stat sb;
     assert_int_equal(stat(f->db, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600); /* pseudonyms: owner only */
     assert_string_equal(mhg_store_backend(f->store), "sqlite");
     int v = 0;
     assert_int_equal(mhg_store_schema_version(f->store, &v), MHG_OK);
