@@ -120,8 +120,14 @@ static mhg_status pq(pg_conn *c, const char *sql, int n, const char *const *para
     return MHG_OK;
 }
 
+/* Parameterless SQL, possibly several statements (migrations): PQexec,
+ * because the extended protocol behind PQexecParams allows only one. */
 static mhg_status exec_simple(pg_conn *c, const char *sql, const char *what) {
-    return pq(c, sql, 0, NULL, NULL, what);
+    PGresult *r = PQexec(c->pg, sql);
+    ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    mhg_status st = (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) ? MHG_OK : pg_fail(c, r, what);
+    PQclear(r);
+    return st;
 }
 
 static void rollback(pg_conn *c) {
