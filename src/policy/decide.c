@@ -52,14 +52,14 @@ static void fail_closed(mhg_decision *d) {
     d->call_model = 0;
 }
 
-static int meets(const mhgi_threshold *t, mhg_level level, double score) {
+static int meets(const mhgi_pol_threshold *t, mhg_level level, double score) {
     if (!t->set) return 0;
     if (t->is_score) return score > 0.0 && score >= t->score;
     return level >= t->level;
 }
 
 /* Action a set of thresholds gives one (level, score). */
-static mhg_action th_action(const mhgi_thresholds *th, mhg_level level, double score) {
+static mhg_action th_action(const mhgi_pol_thresholds *th, mhg_level level, double score) {
     if (meets(&th->t[MHGI_TH_CRISIS], level, score)) return MHG_ACTION_CRISIS;
     if (meets(&th->t[MHGI_TH_ESCALATE], level, score)) return MHG_ACTION_ESCALATE;
     if (meets(&th->t[MHGI_TH_SUPPORT], level, score)) return MHG_ACTION_SUPPORT;
@@ -155,10 +155,10 @@ mhg_status mhg_policy_decide(const mhg_policy *p, const mhg_verdict *v,
                        : (v->lang[0] && strcmp(v->lang, "und") != 0) ? v->lang
                                                                      : "en";
     const char *used = "en";
-    (void)mhgi_templates_get(p->tpl, MHG_TPL_CRISIS_REPLY, lang, &used);
+    (void)mhgi_pol_templates_get(p->tpl, MHG_TPL_CRISIS_REPLY, lang, &used);
     snprintf(out->lang, sizeof out->lang, "%s", used);
     const mhg_country_resources *cr =
-        mhgi_resources_pick_default(p->res, req->country, in->default_country, lang);
+        mhgi_pol_resources_pick_default(p->res, req->country, in->default_country, lang);
     snprintf(out->country, sizeof out->country, "%s", cr ? cr->country : "INT");
     /* render with the picked country so every text agrees with out->country */
     const char *country = cr ? cr->country : NULL;

@@ -72,14 +72,14 @@ void mhg_policy_free(mhg_policy *p) {
     free(p->content_sources);
     free(p->allowed_actions);
     mhg_resources_free(p->res);
-    mhgi_templates_free(p->tpl);
+    mhgi_pol_templates_free(p->tpl);
     free(p);
 }
 
 /* -------------------------------------------------------------- parsing */
 
 typedef struct pctx {
-    mhgi_ydoc *y;
+    mhgi_pol_ydoc *y;
     mhg_policy *p;
     int oom;
 } pctx;
@@ -87,10 +87,10 @@ typedef struct pctx {
 /* Read a string value into an owned field. */
 static void get_str(pctx *c, yaml_node_t *map, const char *key, const char *where,
                     const char **field) {
-    yaml_node_t *n = mhgi_y_get(c->y, map, key);
+    yaml_node_t *n = mhgi_pol_y_get(c->y, map, key);
     if (!n) return;
     char *s = NULL;
-    int r = mhgi_y_strdup(c->y, n, where, &s);
+    int r = mhgi_pol_y_strdup(c->y, n, where, &s);
     if (r == -2) c->oom = 1;
     if (r == 0) {
         s = own(c->p, s);
@@ -101,10 +101,10 @@ static void get_str(pctx *c, yaml_node_t *map, const char *key, const char *wher
 
 static void get_bool(pctx *c, yaml_node_t *map, const char *key, const char *where, int *field,
                      int *present) {
-    yaml_node_t *n = mhgi_y_get(c->y, map, key);
+    yaml_node_t *n = mhgi_pol_y_get(c->y, map, key);
     if (!n) return;
     int v;
-    if (mhgi_y_bool(c->y, n, where, &v) == 0) {
+    if (mhgi_pol_y_bool(c->y, n, where, &v) == 0) {
         *field = v;
         if (present) *present = 1;
     }
@@ -112,10 +112,10 @@ static void get_bool(pctx *c, yaml_node_t *map, const char *key, const char *whe
 
 static void get_uint(pctx *c, yaml_node_t *map, const char *key, const char *where,
                      unsigned long max, unsigned *field, int *present) {
-    yaml_node_t *n = mhgi_y_get(c->y, map, key);
+    yaml_node_t *n = mhgi_pol_y_get(c->y, map, key);
     if (!n) return;
     unsigned long v;
-    if (mhgi_y_uint(c->y, n, where, max, &v) == 0) {
+    if (mhgi_pol_y_uint(c->y, n, where, max, &v) == 0) {
         *field = (unsigned)v;
         if (present) *present = 1;
     }
@@ -123,18 +123,18 @@ static void get_uint(pctx *c, yaml_node_t *map, const char *key, const char *whe
 
 static void get_double(pctx *c, yaml_node_t *map, const char *key, const char *where, double lo,
                        double hi, double *field) {
-    yaml_node_t *n = mhgi_y_get(c->y, map, key);
+    yaml_node_t *n = mhgi_pol_y_get(c->y, map, key);
     if (!n) return;
     double v;
-    if (mhgi_y_double(c->y, n, where, lo, hi, &v) == 0) *field = v;
+    if (mhgi_pol_y_double(c->y, n, where, lo, hi, &v) == 0) *field = v;
 }
 
 /* A threshold is a risk level name (low..imminent) or a score in [0,1]. */
 static void get_threshold(pctx *c, yaml_node_t *map, const char *key, const char *where,
-                          mhgi_threshold *t) {
-    yaml_node_t *n = mhgi_y_get(c->y, map, key);
+                          mhgi_pol_threshold *t) {
+    yaml_node_t *n = mhgi_pol_y_get(c->y, map, key);
     if (!n) return;
-    const char *s = mhgi_y_str(n);
+    const char *s = mhgi_pol_y_str(n);
     if (s && *s) {
         char *end = NULL;
         double v = strtod(s, &end);
@@ -155,15 +155,15 @@ static void get_threshold(pctx *c, yaml_node_t *map, const char *key, const char
             }
         }
     }
-    mhgi_err_add(c->y->err, "%s:%u: %s: expected a risk level (low, moderate, high, imminent) "
-                 "or a score from 0 to 1", c->y->path, mhgi_y_line(n), where);
+    mhgi_pol_err_add(c->y->err, "%s:%u: %s: expected a risk level (low, moderate, high, imminent) "
+                 "or a score from 0 to 1", c->y->path, mhgi_pol_y_line(n), where);
 }
 
 static const char *const th_keys[] = {"support", "escalate", "crisis", NULL};
 
-static void parse_thresholds(pctx *c, yaml_node_t *n, const char *where, mhgi_thresholds *th,
+static void parse_thresholds(pctx *c, yaml_node_t *n, const char *where, mhgi_pol_thresholds *th,
                              const char *const *known) {
-    if (mhgi_y_check_keys(c->y, n, known, where) && n->type != YAML_MAPPING_NODE) return;
+    if (mhgi_pol_y_check_keys(c->y, n, known, where) && n->type != YAML_MAPPING_NODE) return;
     for (int i = 0; i < MHGI_TH_COUNT; i++) {
         char w[96];
         snprintf(w, sizeof w, "%s.%s", where, th_keys[i]);
@@ -174,7 +174,7 @@ static void parse_thresholds(pctx *c, yaml_node_t *n, const char *where, mhgi_th
 static void parse_string_list(pctx *c, yaml_node_t *n, const char *where, char ***out,
                               size_t *count) {
     if (n->type != YAML_SEQUENCE_NODE) {
-        mhgi_err_add(c->y->err, "%s:%u: %s: expected a list", c->y->path, mhgi_y_line(n), where);
+        mhgi_pol_err_add(c->y->err, "%s:%u: %s: expected a list", c->y->path, mhgi_pol_y_line(n), where);
         return;
     }
     size_t len = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
@@ -187,7 +187,7 @@ static void parse_string_list(pctx *c, yaml_node_t *n, const char *where, char *
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
         char *s = NULL;
-        int r = mhgi_y_strdup(c->y, mhgi_y_node(c->y, *it), where, &s);
+        int r = mhgi_pol_y_strdup(c->y, mhgi_pol_y_node(c->y, *it), where, &s);
         if (r == -2) c->oom = 1;
         if (r != 0) continue;
         s = own(c->p, s);
@@ -236,34 +236,34 @@ static void parse_root(pctx *c, yaml_node_t *root) {
         "clinician_auth", "care_team",        "review_sample_rate", "action_allow_list",
         "dependency_monitoring", "research",  "use_drift",         "server",
         NULL};
-    mhgi_ydoc *y = c->y;
+    mhgi_pol_ydoc *y = c->y;
     mhg_policy *p = c->p;
     mhg_policy_info *in = &p->info;
-    if (mhgi_y_check_keys(y, root, top, "") && root->type != YAML_MAPPING_NODE) return;
+    if (mhgi_pol_y_check_keys(y, root, top, "") && root->type != YAML_MAPPING_NODE) return;
     yaml_node_t *n;
 
     const char *name = NULL;
     get_str(c, root, "name", "name", &name);
 
-    n = mhgi_y_get(y, root, "asl_level");
+    n = mhgi_pol_y_get(y, root, "asl_level");
     if (!n) {
-        mhgi_err_add(y->err, "%s: missing required key 'asl_level' (1..6)", y->path);
+        mhgi_pol_err_add(y->err, "%s: missing required key 'asl_level' (1..6)", y->path);
     } else {
         unsigned long v;
-        if (mhgi_y_uint(y, n, "asl_level", 6, &v) == 0) {
+        if (mhgi_pol_y_uint(y, n, "asl_level", 6, &v) == 0) {
             if (v < 1)
-                mhgi_err_add(y->err, "%s:%u: asl_level: expected 1..6", y->path, mhgi_y_line(n));
+                mhgi_pol_err_add(y->err, "%s:%u: asl_level: expected 1..6", y->path, mhgi_pol_y_line(n));
             else
                 in->asl_level = (int)v;
         }
     }
 
-    n = mhgi_y_get(y, root, "setting");
+    n = mhgi_pol_y_get(y, root, "setting");
     if (!n) {
-        mhgi_err_add(y->err, "%s: missing required key 'setting' (general, education, "
+        mhgi_pol_err_add(y->err, "%s: missing required key 'setting' (general, education, "
                      "peer_support, clinical, high_acuity, research)", y->path);
     } else {
-        const char *s = mhgi_y_str(n);
+        const char *s = mhgi_pol_y_str(n);
         int ok = 0;
         for (int i = 0; s && settings[i]; i++)
             if (strcmp(s, settings[i]) == 0) {
@@ -271,55 +271,55 @@ static void parse_root(pctx *c, yaml_node_t *root) {
                 ok = 1;
             }
         if (!ok)
-            mhgi_err_add(y->err, "%s:%u: setting: expected one of general, education, "
-                         "peer_support, clinical, high_acuity, research", y->path, mhgi_y_line(n));
+            mhgi_pol_err_add(y->err, "%s:%u: setting: expected one of general, education, "
+                         "peer_support, clinical, high_acuity, research", y->path, mhgi_pol_y_line(n));
     }
 
-    n = mhgi_y_get(y, root, "fail_mode");
+    n = mhgi_pol_y_get(y, root, "fail_mode");
     if (n) {
-        const char *s = mhgi_y_str(n);
+        const char *s = mhgi_pol_y_str(n);
         if (s && strcmp(s, "closed") == 0)
             in->fail_mode = MHG_FAIL_CLOSED;
         else if (s && strcmp(s, "open") == 0)
             in->fail_mode = MHG_FAIL_OPEN;
         else
-            mhgi_err_add(y->err, "%s:%u: fail_mode: expected closed or open", y->path,
-                         mhgi_y_line(n));
+            mhgi_pol_err_add(y->err, "%s:%u: fail_mode: expected closed or open", y->path,
+                         mhgi_pol_y_line(n));
     }
 
-    n = mhgi_y_get(y, root, "thresholds");
+    n = mhgi_pol_y_get(y, root, "thresholds");
     if (n) {
         static const char *const known[] = {"support", "escalate", "crisis", "categories", NULL};
         parse_thresholds(c, n, "thresholds", &p->adult, known);
-        yaml_node_t *cats = mhgi_y_get(y, n, "categories");
+        yaml_node_t *cats = mhgi_pol_y_get(y, n, "categories");
         if (cats) {
             if (cats->type != YAML_MAPPING_NODE) {
-                mhgi_err_add(y->err, "%s:%u: thresholds.categories: expected a mapping",
-                             y->path, mhgi_y_line(cats));
+                mhgi_pol_err_add(y->err, "%s:%u: thresholds.categories: expected a mapping",
+                             y->path, mhgi_pol_y_line(cats));
             } else {
                 for (yaml_node_pair_t *pr = cats->data.mapping.pairs.start;
                      pr < cats->data.mapping.pairs.top; pr++) {
-                    yaml_node_t *kn = mhgi_y_node(y, pr->key);
-                    const char *k = mhgi_y_str(kn);
+                    yaml_node_t *kn = mhgi_pol_y_node(y, pr->key);
+                    const char *k = mhgi_pol_y_str(kn);
                     mhg_category cat;
                     if (!k || mhg_category_parse(k, &cat) != MHG_OK) {
-                        mhgi_err_add(y->err, "%s:%u: thresholds.categories: unknown category "
-                                     "'%s'", y->path, mhgi_y_line(kn), k ? k : "?");
+                        mhgi_pol_err_add(y->err, "%s:%u: thresholds.categories: unknown category "
+                                     "'%s'", y->path, mhgi_pol_y_line(kn), k ? k : "?");
                         continue;
                     }
                     char w[96];
                     snprintf(w, sizeof w, "thresholds.categories.%s", k);
-                    parse_thresholds(c, mhgi_y_node(y, pr->value), w, &p->category[cat],
+                    parse_thresholds(c, mhgi_pol_y_node(y, pr->value), w, &p->category[cat],
                                      th_keys);
                 }
             }
         }
     }
 
-    n = mhgi_y_get(y, root, "sla");
+    n = mhgi_pol_y_get(y, root, "sla");
     if (n) {
         static const char *const known[] = {"imminent", "high", "moderate", NULL};
-        mhgi_y_check_keys(y, n, known, "sla");
+        mhgi_pol_y_check_keys(y, n, known, "sla");
         static const mhg_level lv[] = {MHG_LEVEL_IMMINENT, MHG_LEVEL_HIGH, MHG_LEVEL_MODERATE};
         for (int i = 0; i < 3; i++) {
             char w[32];
@@ -327,124 +327,124 @@ static void parse_root(pctx *c, yaml_node_t *root) {
             get_uint(c, n, known[i], w, 7u * 24u * 60u, &in->sla_minutes[lv[i]],
                      &p->has_sla[lv[i]]);
             if (p->has_sla[lv[i]] && in->sla_minutes[lv[i]] == 0) {
-                mhgi_err_add(y->err, "%s:%u: %s: must be at least 1 minute", y->path,
-                             mhgi_y_line(mhgi_y_get(y, n, known[i])), w);
+                mhgi_pol_err_add(y->err, "%s:%u: %s: must be at least 1 minute", y->path,
+                             mhgi_pol_y_line(mhgi_pol_y_get(y, n, known[i])), w);
                 p->has_sla[lv[i]] = 0;
             }
         }
     }
 
-    n = mhgi_y_get(y, root, "review_queue");
+    n = mhgi_pol_y_get(y, root, "review_queue");
     if (n) {
         static const char *const known[] = {"enabled", NULL};
-        mhgi_y_check_keys(y, n, known, "review_queue");
+        mhgi_pol_y_check_keys(y, n, known, "review_queue");
         get_bool(c, n, "enabled", "review_queue.enabled", &in->review_queue, &p->has_review_queue);
     }
 
-    n = mhgi_y_get(y, root, "oncall");
+    n = mhgi_pol_y_get(y, root, "oncall");
     if (n) {
         static const char *const known[] = {"webhook_url", "page_on", NULL};
-        mhgi_y_check_keys(y, n, known, "oncall");
+        mhgi_pol_y_check_keys(y, n, known, "oncall");
         get_str(c, n, "webhook_url", "oncall.webhook_url", &in->oncall_webhook_url);
         if (in->oncall_webhook_url && !valid_url(in->oncall_webhook_url))
-            mhgi_err_add(y->err, "%s:%u: oncall.webhook_url: expected an http(s) URL", y->path,
-                         mhgi_y_line(mhgi_y_get(y, n, "webhook_url")));
-        yaml_node_t *po = mhgi_y_get(y, n, "page_on");
+            mhgi_pol_err_add(y->err, "%s:%u: oncall.webhook_url: expected an http(s) URL", y->path,
+                         mhgi_pol_y_line(mhgi_pol_y_get(y, n, "webhook_url")));
+        yaml_node_t *po = mhgi_pol_y_get(y, n, "page_on");
         if (po) {
             mhg_level l;
-            const char *s = mhgi_y_str(po);
+            const char *s = mhgi_pol_y_str(po);
             if (s && mhg_level_parse(s, &l) == MHG_OK && l >= MHG_LEVEL_MODERATE)
                 in->oncall_page_on = l;
             else
-                mhgi_err_add(y->err, "%s:%u: oncall.page_on: expected moderate, high or imminent",
-                             y->path, mhgi_y_line(po));
+                mhgi_pol_err_add(y->err, "%s:%u: oncall.page_on: expected moderate, high or imminent",
+                             y->path, mhgi_pol_y_line(po));
         }
     }
 
-    n = mhgi_y_get(y, root, "upstream");
+    n = mhgi_pol_y_get(y, root, "upstream");
     if (n) {
         static const char *const known[] = {"base_url", "api_key_env", "model", "timeout_ms",
                                             NULL};
-        mhgi_y_check_keys(y, n, known, "upstream");
+        mhgi_pol_y_check_keys(y, n, known, "upstream");
         get_str(c, n, "base_url", "upstream.base_url", &in->upstream_base_url);
         if (in->upstream_base_url && !valid_url(in->upstream_base_url))
-            mhgi_err_add(y->err, "%s:%u: upstream.base_url: expected an http(s) URL", y->path,
-                         mhgi_y_line(mhgi_y_get(y, n, "base_url")));
+            mhgi_pol_err_add(y->err, "%s:%u: upstream.base_url: expected an http(s) URL", y->path,
+                         mhgi_pol_y_line(mhgi_pol_y_get(y, n, "base_url")));
         get_str(c, n, "api_key_env", "upstream.api_key_env", &in->upstream_api_key_env);
         /* The file names the variable; a key pasted here would end up in
          * backups and audit trails, so refuse anything that is not a name. */
         if (in->upstream_api_key_env && !valid_env_name(in->upstream_api_key_env))
-            mhgi_err_add(y->err, "%s:%u: upstream.api_key_env: expected the NAME of an "
+            mhgi_pol_err_add(y->err, "%s:%u: upstream.api_key_env: expected the NAME of an "
                          "environment variable (A-Z, 0-9, _), never the key itself", y->path,
-                         mhgi_y_line(mhgi_y_get(y, n, "api_key_env")));
+                         mhgi_pol_y_line(mhgi_pol_y_get(y, n, "api_key_env")));
         get_str(c, n, "model", "upstream.model", &in->upstream_model);
         get_uint(c, n, "timeout_ms", "upstream.timeout_ms", 600000, &in->upstream_timeout_ms,
                  NULL);
         if (in->upstream_timeout_ms < 100) {
-            mhgi_err_add(y->err, "%s: upstream.timeout_ms: must be at least 100", y->path);
+            mhgi_pol_err_add(y->err, "%s: upstream.timeout_ms: must be at least 100", y->path);
             in->upstream_timeout_ms = 100;
         }
     }
 
-    n = mhgi_y_get(y, root, "resources");
+    n = mhgi_pol_y_get(y, root, "resources");
     if (n) {
         static const char *const known[] = {"default_country", "dir", NULL};
-        mhgi_y_check_keys(y, n, known, "resources");
+        mhgi_pol_y_check_keys(y, n, known, "resources");
         get_str(c, n, "default_country", "resources.default_country", &in->default_country);
         if (in->default_country && !valid_country(in->default_country))
-            mhgi_err_add(y->err, "%s:%u: resources.default_country: expected an ISO 3166-1 "
+            mhgi_pol_err_add(y->err, "%s:%u: resources.default_country: expected an ISO 3166-1 "
                          "alpha-2 code such as US", y->path,
-                         mhgi_y_line(mhgi_y_get(y, n, "default_country")));
+                         mhgi_pol_y_line(mhgi_pol_y_get(y, n, "default_country")));
         const char *d = NULL;
         get_str(c, n, "dir", "resources.dir", &d);
         p->resources_dir_raw = (char *)d;
     }
 
-    n = mhgi_y_get(y, root, "templates");
+    n = mhgi_pol_y_get(y, root, "templates");
     if (n) {
         static const char *const known[] = {"dir", NULL};
-        mhgi_y_check_keys(y, n, known, "templates");
+        mhgi_pol_y_check_keys(y, n, known, "templates");
         const char *d = NULL;
         get_str(c, n, "dir", "templates.dir", &d);
         p->templates_dir_raw = (char *)d;
     }
 
-    n = mhgi_y_get(y, root, "age");
+    n = mhgi_pol_y_get(y, root, "age");
     if (n) {
         static const char *const known[] = {"require_band", "unknown_as_minor",
                                             "minor_thresholds", NULL};
-        mhgi_y_check_keys(y, n, known, "age");
+        mhgi_pol_y_check_keys(y, n, known, "age");
         get_bool(c, n, "require_band", "age.require_band", &in->require_age_band, NULL);
         get_bool(c, n, "unknown_as_minor", "age.unknown_as_minor", &in->unknown_as_minor, NULL);
-        yaml_node_t *mt = mhgi_y_get(y, n, "minor_thresholds");
+        yaml_node_t *mt = mhgi_pol_y_get(y, n, "minor_thresholds");
         if (mt) {
             parse_thresholds(c, mt, "age.minor_thresholds", &p->minor, th_keys);
             p->has_thresholds_for_minor = 1;
         }
     }
 
-    n = mhgi_y_get(y, root, "replies");
+    n = mhgi_pol_y_get(y, root, "replies");
     if (n) {
         static const char *const known[] = {"disclaimer", "block_medical_advice", NULL};
-        mhgi_y_check_keys(y, n, known, "replies");
+        mhgi_pol_y_check_keys(y, n, known, "replies");
         get_bool(c, n, "disclaimer", "replies.disclaimer", &in->disclaimer_required,
                  &p->has_disclaimer_key);
         get_bool(c, n, "block_medical_advice", "replies.block_medical_advice",
                  &in->block_medical_advice, &p->has_medical_key);
     }
 
-    n = mhgi_y_get(y, root, "reminders");
+    n = mhgi_pol_y_get(y, root, "reminders");
     if (n) {
         static const char *const known[] = {"every_turns", NULL};
-        mhgi_y_check_keys(y, n, known, "reminders");
+        mhgi_pol_y_check_keys(y, n, known, "reminders");
         get_uint(c, n, "every_turns", "reminders.every_turns", 1000, &in->reminder_every, NULL);
     }
 
-    n = mhgi_y_get(y, root, "content_sources");
+    n = mhgi_pol_y_get(y, root, "content_sources");
     if (n) {
         if (n->type != YAML_SEQUENCE_NODE) {
-            mhgi_err_add(y->err, "%s:%u: content_sources: expected a list of {name, url, "
-                         "expert_reviewed}", y->path, mhgi_y_line(n));
+            mhgi_pol_err_add(y->err, "%s:%u: content_sources: expected a list of {name, url, "
+                         "expert_reviewed}", y->path, mhgi_pol_y_line(n));
         } else {
             static const char *const known[] = {"name", "url", "expert_reviewed", "reviewed_by",
                                                 NULL};
@@ -459,8 +459,8 @@ static void parse_root(pctx *c, yaml_node_t *root) {
             size_t k = 0;
             for (yaml_node_item_t *it = n->data.sequence.items.start;
                  it < n->data.sequence.items.top; it++) {
-                yaml_node_t *e = mhgi_y_node(y, *it);
-                if (mhgi_y_check_keys(y, e, known, "content_sources[]") &&
+                yaml_node_t *e = mhgi_pol_y_node(y, *it);
+                if (mhgi_pol_y_check_keys(y, e, known, "content_sources[]") &&
                     e->type != YAML_MAPPING_NODE) {
                     p->content_sources_all_reviewed = 0;
                     continue;
@@ -472,8 +472,8 @@ static void parse_root(pctx *c, yaml_node_t *root) {
                 int rev = 0;
                 get_bool(c, e, "expert_reviewed", "content_sources[].expert_reviewed", &rev, NULL);
                 if (!nm) {
-                    mhgi_err_add(y->err, "%s:%u: content_sources[]: missing 'name'", y->path,
-                                 mhgi_y_line(e));
+                    mhgi_pol_err_add(y->err, "%s:%u: content_sources[]: missing 'name'", y->path,
+                                 mhgi_pol_y_line(e));
                     p->content_sources_all_reviewed = 0;
                     continue;
                 }
@@ -488,10 +488,10 @@ static void parse_root(pctx *c, yaml_node_t *root) {
     get_str(c, root, "validation_record", "validation_record", (const char **)&p->validation_record_raw);
     get_bool(c, root, "clinician_auth", "clinician_auth", &in->clinician_auth, NULL);
 
-    n = mhgi_y_get(y, root, "care_team");
+    n = mhgi_pol_y_get(y, root, "care_team");
     if (n) {
         static const char *const known[] = {"responsible_clinician_required", NULL};
-        mhgi_y_check_keys(y, n, known, "care_team");
+        mhgi_pol_y_check_keys(y, n, known, "care_team");
         get_bool(c, n, "responsible_clinician_required",
                  "care_team.responsible_clinician_required", &in->responsible_clinician_required,
                  NULL);
@@ -500,18 +500,18 @@ static void parse_root(pctx *c, yaml_node_t *root) {
     get_double(c, root, "review_sample_rate", "review_sample_rate", 0.0, 1.0,
                &in->review_sample_rate);
 
-    n = mhgi_y_get(y, root, "action_allow_list");
+    n = mhgi_pol_y_get(y, root, "action_allow_list");
     if (n) {
         parse_string_list(c, n, "action_allow_list", &p->allowed_actions,
                           &in->n_allowed_actions);
         in->allowed_actions = (const char *const *)p->allowed_actions;
     }
 
-    n = mhgi_y_get(y, root, "dependency_monitoring");
+    n = mhgi_pol_y_get(y, root, "dependency_monitoring");
     if (n) {
         static const char *const known[] = {"enabled", "max_turns_per_day",
                                             "max_session_minutes", NULL};
-        mhgi_y_check_keys(y, n, known, "dependency_monitoring");
+        mhgi_pol_y_check_keys(y, n, known, "dependency_monitoring");
         get_bool(c, n, "enabled", "dependency_monitoring.enabled", &in->dependency_monitoring,
                  NULL);
         get_uint(c, n, "max_turns_per_day", "dependency_monitoring.max_turns_per_day", 100000,
@@ -520,11 +520,11 @@ static void parse_root(pctx *c, yaml_node_t *root) {
                  24 * 60, &in->dependency_max_session_minutes, NULL);
     }
 
-    n = mhgi_y_get(y, root, "research");
+    n = mhgi_pol_y_get(y, root, "research");
     if (n) {
         static const char *const known[] = {"ethics_approval_id", "enrolled_only",
                                             "public_endpoints", NULL};
-        mhgi_y_check_keys(y, n, known, "research");
+        mhgi_pol_y_check_keys(y, n, known, "research");
         p->has_research = 1;
         get_str(c, n, "ethics_approval_id", "research.ethics_approval_id",
                 &in->ethics_approval_id);
@@ -533,10 +533,10 @@ static void parse_root(pctx *c, yaml_node_t *root) {
                  &p->has_public_endpoints_key);
     }
 
-    n = mhgi_y_get(y, root, "use_drift");
+    n = mhgi_pol_y_get(y, root, "use_drift");
     if (n) {
         static const char *const known[] = {"window", "alarm_share", NULL};
-        mhgi_y_check_keys(y, n, known, "use_drift");
+        mhgi_pol_y_check_keys(y, n, known, "use_drift");
         int has_w = 0;
         get_uint(c, n, "window", "use_drift.window", 10000000, &in->drift_window, &has_w);
         get_double(c, n, "alarm_share", "use_drift.alarm_share", 0.0, 1.0,
@@ -544,30 +544,30 @@ static void parse_root(pctx *c, yaml_node_t *root) {
         p->has_use_drift = has_w && in->drift_window > 0 && in->drift_alarm_share > 0.0;
     }
 
-    n = mhgi_y_get(y, root, "server");
+    n = mhgi_pol_y_get(y, root, "server");
     if (n) {
         static const char *const known[] = {"listen", "body_limit", "rate_limit", NULL};
-        mhgi_y_check_keys(y, n, known, "server");
+        mhgi_pol_y_check_keys(y, n, known, "server");
         get_str(c, n, "listen", "server.listen", &in->listen);
         if (in->listen && !valid_listen(in->listen))
-            mhgi_err_add(y->err, "%s:%u: server.listen: expected HOST:PORT", y->path,
-                         mhgi_y_line(mhgi_y_get(y, n, "listen")));
-        yaml_node_t *bl = mhgi_y_get(y, n, "body_limit");
+            mhgi_pol_err_add(y->err, "%s:%u: server.listen: expected HOST:PORT", y->path,
+                         mhgi_pol_y_line(mhgi_pol_y_get(y, n, "listen")));
+        yaml_node_t *bl = mhgi_pol_y_get(y, n, "body_limit");
         if (bl) {
             unsigned long v;
             /* config may lower limits, never raise them (mhg_limits.h) */
-            if (mhgi_y_uint(y, bl, "server.body_limit", MHG_MAX_BODY_BYTES, &v) == 0) {
+            if (mhgi_pol_y_uint(y, bl, "server.body_limit", MHG_MAX_BODY_BYTES, &v) == 0) {
                 if (v < 1024)
-                    mhgi_err_add(y->err, "%s:%u: server.body_limit: must be at least 1024",
-                                 y->path, mhgi_y_line(bl));
+                    mhgi_pol_err_add(y->err, "%s:%u: server.body_limit: must be at least 1024",
+                                 y->path, mhgi_pol_y_line(bl));
                 else
                     in->body_limit = v;
             }
         }
-        yaml_node_t *rl = mhgi_y_get(y, n, "rate_limit");
+        yaml_node_t *rl = mhgi_pol_y_get(y, n, "rate_limit");
         if (rl) {
             static const char *const rk[] = {"rps", "burst", NULL};
-            mhgi_y_check_keys(y, rl, rk, "server.rate_limit");
+            mhgi_pol_y_check_keys(y, rl, rk, "server.rate_limit");
             get_uint(c, rl, "rps", "server.rate_limit.rps", 1000000, &in->rate_limit_rps, NULL);
             get_uint(c, rl, "burst", "server.rate_limit.burst", 1000000, &in->rate_limit_burst,
                      NULL);
@@ -592,7 +592,7 @@ static void apply_defaults(mhg_policy *p) {
      * (never below low; a score threshold is scaled by 3/4). */
     for (int i = 0; i < MHGI_TH_COUNT; i++) {
         if (p->minor.t[i].set) continue;
-        mhgi_threshold t = p->adult.t[i];
+        mhgi_pol_threshold t = p->adult.t[i];
         if (t.is_score)
             t.score *= 0.75;
         else if (t.level > MHG_LEVEL_LOW && i != MHGI_TH_CRISIS)
@@ -607,14 +607,14 @@ static void apply_defaults(mhg_policy *p) {
 
 /* ---------------------------------------------------------------- rules */
 
-static int th_le(const mhgi_threshold *t, mhg_level max_level, double max_score) {
+static int th_le(const mhgi_pol_threshold *t, mhg_level max_level, double max_score) {
     if (!t->set) return 1;
     return t->is_score ? t->score <= max_score : t->level <= max_level;
 }
 
 /* Compare two thresholds: nonzero when a is at least as strict as b (fires
  * for everything b fires for), as far as the forms allow. */
-static int th_stricter_or_equal(const mhgi_threshold *a, const mhgi_threshold *b) {
+static int th_stricter_or_equal(const mhgi_pol_threshold *a, const mhgi_pol_threshold *b) {
     if (!a->set || !b->set) return 1;
     if (a->is_score == b->is_score) return a->is_score ? a->score <= b->score : a->level <= b->level;
     return 1; /* mixed forms cannot be compared; decide() takes the stricter */
@@ -687,18 +687,18 @@ static int check_validation_record(const char *path, char *why, size_t whylen) {
     do {                                                                                      \
         char m_[1024];                                                                         \
         snprintf(m_, sizeof m_, __VA_ARGS__);                                                 \
-        mhgi_err_add(err, "rule %s: %s (%s)", id, m_, path);                                  \
+        mhgi_pol_err_add(err, "rule %s: %s (%s)", id, m_, path);                                  \
         broken++;                                                                             \
     } while (0)
 
-unsigned mhgi_policy_validate(const mhg_policy *p, mhgi_errbuf *err) {
+unsigned mhgi_policy_validate(const mhg_policy *p, mhgi_pol_errbuf *err) {
     const mhg_policy_info *in = &p->info;
     const char *path = in->path ? in->path : "policy";
     int L = in->asl_level;
     unsigned broken = 0;
 
     /* --- floor: every level ---------------------------------------------- */
-    const mhgi_threshold *a = p->adult.t;
+    const mhgi_pol_threshold *a = p->adult.t;
     if (!th_le(&a[MHGI_TH_SUPPORT], MHG_LEVEL_MODERATE, 1.0) ||
         !th_le(&a[MHGI_TH_ESCALATE], MHG_LEVEL_HIGH, 1.0))
         RULE("floor.thresholds", "thresholds may only be stricter than the floor: support at "
@@ -707,7 +707,7 @@ unsigned mhgi_policy_validate(const mhg_policy *p, mhgi_errbuf *err) {
         !th_stricter_or_equal(&a[MHGI_TH_ESCALATE], &a[MHGI_TH_CRISIS]))
         RULE("floor.thresholds_order", "thresholds must be ordered support <= escalate <= crisis");
     for (int c = 0; c < MHG_CAT_COUNT; c++) {
-        const mhgi_threshold *t = p->category[c].t;
+        const mhgi_pol_threshold *t = p->category[c].t;
         if (!th_le(&t[MHGI_TH_SUPPORT], MHG_LEVEL_MODERATE, 1.0) ||
             !th_le(&t[MHGI_TH_ESCALATE], MHG_LEVEL_HIGH, 1.0))
             RULE("floor.thresholds", "thresholds.categories.%s may only be stricter than the "
@@ -836,36 +836,36 @@ unsigned mhgi_policy_validate(const mhg_policy *p, mhgi_errbuf *err) {
 
 /* ----------------------------------------------------------------- load */
 
-static mhg_status load_data(mhg_policy *p, mhgi_errbuf *e) {
+static mhg_status load_data(mhg_policy *p, mhgi_pol_errbuf *e) {
     mhg_policy_info *in = &p->info;
-    const char *data = mhgi_default_data_dir();
-    char *rd = p->resources_dir_raw ? mhgi_path_join(p->dir, p->resources_dir_raw)
-                                    : mhgi_path_join(data, "resources");
-    char *td = p->templates_dir_raw ? mhgi_path_join(p->dir, p->templates_dir_raw)
-                                    : mhgi_path_join(data, "policy");
+    const char *data = mhgi_pol_default_data_dir();
+    char *rd = p->resources_dir_raw ? mhgi_pol_path_join(p->dir, p->resources_dir_raw)
+                                    : mhgi_pol_path_join(data, "resources");
+    char *td = p->templates_dir_raw ? mhgi_pol_path_join(p->dir, p->templates_dir_raw)
+                                    : mhgi_pol_path_join(data, "policy");
     in->resources_dir = own(p, rd);
     in->templates_dir = own(p, td);
     if (!in->resources_dir || !in->templates_dir) return MHG_ERR_NOMEM;
     if (p->validation_record_raw) {
-        in->validation_record = own(p, mhgi_path_join(p->dir, p->validation_record_raw));
+        in->validation_record = own(p, mhgi_pol_path_join(p->dir, p->validation_record_raw));
         if (!in->validation_record) return MHG_ERR_NOMEM;
     }
     char rerr[1024];
     mhg_status rc = mhg_resources_load(in->resources_dir, &p->res, rerr, sizeof rerr);
     if (rc != MHG_OK) {
-        mhgi_err_add(e, "%s: resources: %s", in->path, rerr);
+        mhgi_pol_err_add(e, "%s: resources: %s", in->path, rerr);
         return rc;
     }
-    rc = mhgi_templates_load(in->templates_dir, &p->tpl, e);
+    rc = mhgi_pol_templates_load(in->templates_dir, &p->tpl, e);
     return rc;
 }
 
 mhg_status mhg_policy_load(const char *path, mhg_policy **out, char *err, size_t errlen) {
-    mhgi_errbuf e;
-    mhgi_err_init(&e, err, errlen);
+    mhgi_pol_errbuf e;
+    mhgi_pol_err_init(&e, err, errlen);
     if (out) *out = NULL;
     if (!path || !out) {
-        mhgi_err_add(&e, "mhg_policy_load: path and out are required");
+        mhgi_pol_err_add(&e, "mhg_policy_load: path and out are required");
         return MHG_ERR_INVALID;
     }
     mhg_policy *p = calloc(1, sizeof *p);
@@ -877,25 +877,25 @@ mhg_status mhg_policy_load(const char *path, mhg_policy **out, char *err, size_t
     in->rate_limit_rps = 20;
     in->rate_limit_burst = 40;
     in->oncall_page_on = MHG_LEVEL_IMMINENT;
-    in->path = own(p, mhgi_strdup(path));
-    p->dir = own(p, mhgi_dirname(path));
+    in->path = own(p, mhgi_pol_strdup(path));
+    p->dir = own(p, mhgi_pol_dirname(path));
     if (!in->path || !p->dir) {
         mhg_policy_free(p);
         return MHG_ERR_NOMEM;
     }
 
-    mhgi_ydoc y = {.err = &e};
+    mhgi_pol_ydoc y = {.err = &e};
     unsigned char sha[32];
-    mhg_status rc = mhgi_y_load(&y, path, POLICY_MAX_FILE_BYTES, sha);
+    mhg_status rc = mhgi_pol_y_load(&y, path, POLICY_MAX_FILE_BYTES, sha);
     if (rc != MHG_OK) {
-        mhgi_y_free(&y);
+        mhgi_pol_y_free(&y);
         mhg_policy_free(p);
         return rc;
     }
     pctx c = {.y = &y, .p = p, .oom = 0};
     unsigned before = e.count;
-    parse_root(&c, mhgi_y_root(&y));
-    mhgi_y_free(&y);
+    parse_root(&c, mhgi_pol_y_root(&y));
+    mhgi_pol_y_free(&y);
     if (c.oom) {
         mhg_policy_free(p);
         return MHG_ERR_NOMEM;
@@ -907,7 +907,7 @@ mhg_status mhg_policy_load(const char *path, mhg_policy **out, char *err, size_t
 
     char ver[3 + 64 + 1] = "b2:";
     for (int i = 0; i < 32; i++) snprintf(ver + 3 + 2 * i, 3, "%02x", sha[i]);
-    in->version = own(p, mhgi_strdup(ver));
+    in->version = own(p, mhgi_pol_strdup(ver));
     if (!in->version) {
         mhg_policy_free(p);
         return MHG_ERR_NOMEM;
@@ -952,20 +952,20 @@ int mhg_policy_sampled(const mhg_policy *p, uint64_t key) {
 
 mhg_status mhg_policy_override(mhg_policy *p, const char *key, const char *value, char *err,
                                size_t errlen) {
-    mhgi_errbuf e;
-    mhgi_err_init(&e, err, errlen);
+    mhgi_pol_errbuf e;
+    mhgi_pol_err_init(&e, err, errlen);
     if (!p || !key || !value) return MHG_ERR_INVALID;
     mhg_policy_info *in = &p->info;
     const char **sfield = NULL;
     if (!strcmp(key, "server.listen")) {
         if (!valid_listen(value)) {
-            mhgi_err_add(&e, "server.listen: expected HOST:PORT, got '%s'", value);
+            mhgi_pol_err_add(&e, "server.listen: expected HOST:PORT, got '%s'", value);
             return MHG_ERR_INVALID;
         }
         sfield = &in->listen;
     } else if (!strcmp(key, "upstream.base_url")) {
         if (!valid_url(value)) {
-            mhgi_err_add(&e, "upstream.base_url: expected an http(s) URL, got '%s'", value);
+            mhgi_pol_err_add(&e, "upstream.base_url: expected an http(s) URL, got '%s'", value);
             return MHG_ERR_INVALID;
         }
         sfield = &in->upstream_base_url;
@@ -974,7 +974,7 @@ mhg_status mhg_policy_override(mhg_policy *p, const char *key, const char *value
         sfield = &in->upstream_model;
     } else if (!strcmp(key, "resources.default_country")) {
         if (!valid_country(value)) {
-            mhgi_err_add(&e, "resources.default_country: expected a 2-letter code, got '%s'",
+            mhgi_pol_err_add(&e, "resources.default_country: expected a 2-letter code, got '%s'",
                          value);
             return MHG_ERR_INVALID;
         }
@@ -983,17 +983,17 @@ mhg_status mhg_policy_override(mhg_policy *p, const char *key, const char *value
         char *end = NULL;
         unsigned long v = strtoul(value, &end, 10);
         if (!end || *end || v < 100 || v > 600000) {
-            mhgi_err_add(&e, "upstream.timeout_ms: expected 100..600000, got '%s'", value);
+            mhgi_pol_err_add(&e, "upstream.timeout_ms: expected 100..600000, got '%s'", value);
             return MHG_ERR_INVALID;
         }
         in->upstream_timeout_ms = (unsigned)v;
         return MHG_OK;
     } else {
-        mhgi_err_add(&e, "cannot override '%s' (server.listen, upstream.base_url, upstream.model, "
+        mhgi_pol_err_add(&e, "cannot override '%s' (server.listen, upstream.base_url, upstream.model, "
                      "upstream.timeout_ms, resources.default_country)", key);
         return MHG_ERR_INVALID;
     }
-    char *s = own(p, mhgi_strdup(value));
+    char *s = own(p, mhgi_pol_strdup(value));
     if (!s) return MHG_ERR_NOMEM;
     const char *old = *sfield;
     *sfield = s;

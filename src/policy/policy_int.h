@@ -16,103 +16,103 @@
 #include "mhguard/resources.h"
 
 /* ---- error accumulator: one line per problem, as many as fit ---------- */
-typedef struct mhgi_errbuf {
+typedef struct mhgi_pol_errbuf {
     char *buf;
     size_t cap;
     size_t len;
     unsigned count; /* problems reported, including those that did not fit */
-} mhgi_errbuf;
+} mhgi_pol_errbuf;
 
-void mhgi_err_init(mhgi_errbuf *e, char *buf, size_t cap);
+void mhgi_pol_err_init(mhgi_pol_errbuf *e, char *buf, size_t cap);
 /* Append one line (a newline separates lines). Truncates safely. */
-void mhgi_err_add(mhgi_errbuf *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mhgi_pol_err_add(mhgi_pol_errbuf *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- strict YAML documents --------------------------------------------- */
-typedef struct mhgi_ydoc {
+typedef struct mhgi_pol_ydoc {
     yaml_document_t doc;
     int loaded;
     const char *path; /* for messages */
-    mhgi_errbuf *err;
-} mhgi_ydoc;
+    mhgi_pol_errbuf *err;
+} mhgi_pol_ydoc;
 
 /* Parse the whole of path (at most max_bytes) into y. When sha is not NULL
  * it receives the BLAKE2b-256 of the file bytes. MHG_ERR_IO / MHG_ERR_PARSE
  * (message in y->err) / MHG_ERR_NOMEM / MHG_ERR_TOO_BIG. */
-mhg_status mhgi_y_load(mhgi_ydoc *y, const char *path, size_t max_bytes, unsigned char sha[32]);
-void mhgi_y_free(mhgi_ydoc *y);
-yaml_node_t *mhgi_y_root(mhgi_ydoc *y);
-yaml_node_t *mhgi_y_node(mhgi_ydoc *y, int id);
-unsigned mhgi_y_line(const yaml_node_t *n); /* 1-based */
+mhg_status mhgi_pol_y_load(mhgi_pol_ydoc *y, const char *path, size_t max_bytes, unsigned char sha[32]);
+void mhgi_pol_y_free(mhgi_pol_ydoc *y);
+yaml_node_t *mhgi_pol_y_root(mhgi_pol_ydoc *y);
+yaml_node_t *mhgi_pol_y_node(mhgi_pol_ydoc *y, int id);
+unsigned mhgi_pol_y_line(const yaml_node_t *n); /* 1-based */
 
 /* Report keys of map not in known (NULL-terminated) and duplicate keys.
  * where is the dotted path of map for messages ("" for the root). Returns
  * the number of problems. Also reports when map is not a mapping. */
-int mhgi_y_check_keys(mhgi_ydoc *y, yaml_node_t *map, const char *const *known,
+int mhgi_pol_y_check_keys(mhgi_pol_ydoc *y, yaml_node_t *map, const char *const *known,
                       const char *where);
 /* Value node of key in map, or NULL. */
-yaml_node_t *mhgi_y_get(mhgi_ydoc *y, yaml_node_t *map, const char *key);
+yaml_node_t *mhgi_pol_y_get(mhgi_pol_ydoc *y, yaml_node_t *map, const char *key);
 /* Scalar text (NUL-terminated, owned by the document) or NULL when the node
  * is not a scalar. */
-const char *mhgi_y_str(const yaml_node_t *n);
+const char *mhgi_pol_y_str(const yaml_node_t *n);
 /* Typed readers: report "<path>:<line>: <where>: expected ..." and return
  * -1 on a type error, 0 on success. */
-int mhgi_y_bool(mhgi_ydoc *y, yaml_node_t *n, const char *where, int *out);
-int mhgi_y_uint(mhgi_ydoc *y, yaml_node_t *n, const char *where, unsigned long max,
+int mhgi_pol_y_bool(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, int *out);
+int mhgi_pol_y_uint(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, unsigned long max,
                 unsigned long *out);
-int mhgi_y_double(mhgi_ydoc *y, yaml_node_t *n, const char *where, double lo, double hi,
+int mhgi_pol_y_double(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, double lo, double hi,
                   double *out);
 /* strdup of a non-empty scalar; -1 on type error, -2 on NOMEM. */
-int mhgi_y_strdup(mhgi_ydoc *y, yaml_node_t *n, const char *where, char **out);
+int mhgi_pol_y_strdup(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, char **out);
 
 /* ---- small helpers ------------------------------------------------------ */
-char *mhgi_strdup(const char *s);
+char *mhgi_pol_strdup(const char *s);
 /* Join dir and rel unless rel is absolute. malloc'd. */
-char *mhgi_path_join(const char *dir, const char *rel);
+char *mhgi_pol_path_join(const char *dir, const char *rel);
 /* Directory part of path ("." when none). malloc'd. */
-char *mhgi_dirname(const char *path);
+char *mhgi_pol_dirname(const char *path);
 /* $MHG_DATA_DIR, else the source tree's data/ when it exists, else the
  * install dir. Static or environment storage; never freed. */
-const char *mhgi_default_data_dir(void);
+const char *mhgi_pol_default_data_dir(void);
 /* Levenshtein distance for "did you mean" hints (bounded inputs). */
-unsigned mhgi_edit_distance(const char *a, const char *b);
+unsigned mhgi_pol_edit_distance(const char *a, const char *b);
 
 /* Growable bounded string buffer. */
-typedef struct mhgi_sbuf {
+typedef struct mhgi_pol_sbuf {
     char *s;
     size_t len, cap, max;
     int oom; /* sticky: an append failed or max was hit */
-} mhgi_sbuf;
-void mhgi_sb_init(mhgi_sbuf *b, size_t max);
-void mhgi_sb_add(mhgi_sbuf *b, const char *s, size_t n);
-void mhgi_sb_adds(mhgi_sbuf *b, const char *s);
-void mhgi_sb_printf(mhgi_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+} mhgi_pol_sbuf;
+void mhgi_pol_sb_init(mhgi_pol_sbuf *b, size_t max);
+void mhgi_pol_sb_add(mhgi_pol_sbuf *b, const char *s, size_t n);
+void mhgi_pol_sb_adds(mhgi_pol_sbuf *b, const char *s);
+void mhgi_pol_sb_printf(mhgi_pol_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hand over the string (NUL-terminated); NULL if oom (buffer wiped). */
-char *mhgi_sb_take(mhgi_sbuf *b, size_t *len);
-void mhgi_sb_free(mhgi_sbuf *b); /* wipes */
+char *mhgi_pol_sb_take(mhgi_pol_sbuf *b, size_t *len);
+void mhgi_pol_sb_free(mhgi_pol_sbuf *b); /* wipes */
 
 /* ---- templates ---------------------------------------------------------- */
-typedef struct mhgi_templates mhgi_templates;
-mhg_status mhgi_templates_load(const char *dir, mhgi_templates **out, mhgi_errbuf *err);
-void mhgi_templates_free(mhgi_templates *t);
+typedef struct mhgi_pol_templates mhgi_pol_templates;
+mhg_status mhgi_pol_templates_load(const char *dir, mhgi_pol_templates **out, mhgi_pol_errbuf *err);
+void mhgi_pol_templates_free(mhgi_pol_templates *t);
 /* Text of template t in lang, falling back to English; never NULL for a
  * loaded set (English is complete, checked at load). */
-const char *mhgi_templates_get(const mhgi_templates *t, mhg_template id, const char *lang,
+const char *mhgi_pol_templates_get(const mhgi_pol_templates *t, mhg_template id, const char *lang,
                                const char **used_lang);
-const char *mhgi_templates_version(const mhgi_templates *t);
+const char *mhgi_pol_templates_version(const mhgi_pol_templates *t);
 
 /* ---- the policy --------------------------------------------------------- */
 enum { MHGI_TH_SUPPORT = 0, MHGI_TH_ESCALATE, MHGI_TH_CRISIS, MHGI_TH_COUNT };
 
-typedef struct mhgi_threshold {
+typedef struct mhgi_pol_threshold {
     int set;          /* 0: unset (use the default) */
     int is_score;     /* 1: score >= score; 0: level >= level */
     mhg_level level;
     double score;
-} mhgi_threshold;
+} mhgi_pol_threshold;
 
-typedef struct mhgi_thresholds {
-    mhgi_threshold t[MHGI_TH_COUNT];
-} mhgi_thresholds;
+typedef struct mhgi_pol_thresholds {
+    mhgi_pol_threshold t[MHGI_TH_COUNT];
+} mhgi_pol_thresholds;
 
 struct mhg_policy {
     mhg_policy_info info;
@@ -127,8 +127,8 @@ struct mhg_policy {
     int has_thresholds_for_minor;
     int has_public_endpoints_key;
 
-    mhgi_thresholds adult, minor;
-    mhgi_thresholds category[MHG_CAT_COUNT]; /* per-category overrides (adult) */
+    mhgi_pol_thresholds adult, minor;
+    mhgi_pol_thresholds category[MHG_CAT_COUNT]; /* per-category overrides (adult) */
 
     char **owned; /* every owned string of info, freed at once */
     size_t n_owned, cap_owned;
@@ -140,15 +140,15 @@ struct mhg_policy {
     char *resources_dir_raw, *templates_dir_raw;
 
     mhg_resources *res;
-    mhgi_templates *tpl;
+    mhgi_pol_templates *tpl;
 };
 
 /* Validate p against the ASL-MH rules, adding one line per broken rule.
  * Returns the number of broken rules. */
-unsigned mhgi_policy_validate(const mhg_policy *p, mhgi_errbuf *err);
+unsigned mhgi_policy_validate(const mhg_policy *p, mhgi_pol_errbuf *err);
 
 /* Internal: country record with its labels (resources.c). */
-const mhg_country_resources *mhgi_resources_pick_default(const mhg_resources *res,
+const mhg_country_resources *mhgi_pol_resources_pick_default(const mhg_resources *res,
                                                          const char *country,
                                                          const char *default_country,
                                                          const char *lang);

@@ -237,8 +237,8 @@ mhg_status mhg_reply_screener_load(const mhg_policy *p, const char *lexicon_dir,
     if (out) *out = NULL;
     if (err && errlen) err[0] = '\0';
     if (!p || !out) return MHG_ERR_INVALID;
-    char *dir = lexicon_dir ? mhgi_strdup(lexicon_dir)
-                            : mhgi_path_join(mhgi_default_data_dir(), "lexicons/reply");
+    char *dir = lexicon_dir ? mhgi_pol_strdup(lexicon_dir)
+                            : mhgi_pol_path_join(mhgi_pol_default_data_dir(), "lexicons/reply");
     if (!dir) return MHG_ERR_NOMEM;
     const char *cats[N_REPLY_CATEGORIES + 1];
     for (size_t i = 0; i < N_REPLY_CATEGORIES; i++) cats[i] = reply_categories[i].name;
@@ -491,14 +491,14 @@ static void ctx_scan(const mhg_reply_screener *s, const mhg_reply_context *ctx, 
 }
 
 static mhg_status render_add(const mhg_reply_screener *s, mhg_template t,
-                             const mhg_reply_context *ctx, mhgi_sbuf *b) {
+                             const mhg_reply_context *ctx, mhgi_pol_sbuf *b) {
     char *txt = NULL;
     size_t n = 0;
     mhg_status rc = mhg_policy_render(s->p, t, ctx ? ctx->lang : NULL, ctx ? ctx->country : NULL,
                                       ctx ? ctx->age_band : MHG_AGE_UNKNOWN, &txt, &n);
     if (rc != MHG_OK) return rc;
-    mhgi_sb_add(b, "\n\n", 2);
-    mhgi_sb_add(b, txt, n);
+    mhgi_pol_sb_add(b, "\n\n", 2);
+    mhgi_pol_sb_add(b, txt, n);
     free(txt);
     return MHG_OK;
 }
@@ -522,8 +522,8 @@ static mhg_status finish_result(const mhg_reply_screener *s, const char *text, s
     const char *lang = ctx ? ctx->lang : NULL;
     mhg_age_band age = ctx ? ctx->age_band : MHG_AGE_UNKNOWN;
     mhg_status rc = MHG_OK;
-    mhgi_sbuf b;
-    mhgi_sb_init(&b, 64u * 1024u);
+    mhgi_pol_sbuf b;
+    mhgi_pol_sb_init(&b, 64u * 1024u);
 
     if (out->reasons & MHG_REPLY_BLOCKING) {
         out->action = MHG_REPLY_BLOCK;
@@ -532,7 +532,7 @@ static mhg_status finish_result(const mhg_reply_screener *s, const char *text, s
         rc = mhg_policy_render(p, MHG_TPL_BLOCKED_REPLY, lang, ctx ? ctx->country : NULL, age,
                                &txt, &n);
         if (rc != MHG_OK) return rc;
-        mhgi_sb_add(&b, txt, n);
+        mhgi_pol_sb_add(&b, txt, n);
         free(txt);
         if (ctx && ctx->reminder_due) {
             rc = render_add(s, MHG_TPL_REMINDER, ctx, &b);
@@ -540,16 +540,16 @@ static mhg_status finish_result(const mhg_reply_screener *s, const char *text, s
         }
         if (rc == MHG_OK && in->disclaimer_required) rc = render_add(s, MHG_TPL_DISCLAIMER, ctx, &b);
         if (rc != MHG_OK) {
-            mhgi_sb_free(&b);
+            mhgi_pol_sb_free(&b);
             return rc;
         }
-        out->replacement = mhgi_sb_take(&b, &out->replacement_len);
+        out->replacement = mhgi_pol_sb_take(&b, &out->replacement_len);
         return out->replacement ? MHG_OK : MHG_ERR_NOMEM;
     }
 
     int need_res = ctx && (ctx->require_resources || ctx->user_risk >= MHG_LEVEL_HIGH);
     if (need_res) {
-        const mhg_country_resources *c = mhgi_resources_pick_default(
+        const mhg_country_resources *c = mhgi_pol_resources_pick_default(
             mhg_policy_resources(p), ctx->country, in->default_country, lang);
         if (c && !mhg_resources_mentioned(c, text, len)) {
             out->reasons |= MHG_REPLY_MISSING_RESOURCES;
@@ -557,11 +557,11 @@ static mhg_status finish_result(const mhg_reply_screener *s, const char *text, s
             char *blk = NULL;
             size_t bl = 0;
             const char *used = "en";
-            (void)mhgi_templates_get(p->tpl, MHG_TPL_RESOURCES_INTRO, lang, &used);
+            (void)mhgi_pol_templates_get(p->tpl, MHG_TPL_RESOURCES_INTRO, lang, &used);
             if (rc == MHG_OK) rc = mhg_resources_format(c, used, age == MHG_AGE_MINOR, &blk, &bl);
             if (rc == MHG_OK) {
-                mhgi_sb_add(&b, "\n", 1);
-                mhgi_sb_add(&b, blk, bl);
+                mhgi_pol_sb_add(&b, "\n", 1);
+                mhgi_pol_sb_add(&b, blk, bl);
             }
             free(blk);
         }
@@ -571,22 +571,22 @@ static mhg_status finish_result(const mhg_reply_screener *s, const char *text, s
         rc = render_add(s, MHG_TPL_REMINDER, ctx, &b);
     }
     if (rc == MHG_OK && in->disclaimer_required) {
-        const char *d = mhgi_templates_get(p->tpl, MHG_TPL_DISCLAIMER, lang, NULL);
+        const char *d = mhgi_pol_templates_get(p->tpl, MHG_TPL_DISCLAIMER, lang, NULL);
         if (!d || !has_prefix_of(text, len, d)) {
             out->reasons |= MHG_REPLY_MISSING_DISCLAIMER;
             rc = render_add(s, MHG_TPL_DISCLAIMER, ctx, &b);
         }
     }
     if (rc != MHG_OK) {
-        mhgi_sb_free(&b);
+        mhgi_pol_sb_free(&b);
         return rc;
     }
     if (b.len > 0) {
         out->action = MHG_REPLY_AMEND;
-        out->append = mhgi_sb_take(&b, &out->append_len);
+        out->append = mhgi_pol_sb_take(&b, &out->append_len);
         if (!out->append) return MHG_ERR_NOMEM;
     } else {
-        mhgi_sb_free(&b);
+        mhgi_pol_sb_free(&b);
         out->action = MHG_REPLY_ALLOW;
     }
     return MHG_OK;
@@ -607,7 +607,7 @@ static void fail_closed(const mhg_reply_screener *s, const mhg_reply_context *ct
         return;
     }
     const char *st = mhg_policy_static_crisis_text();
-    out->replacement = mhgi_strdup(st);
+    out->replacement = mhgi_pol_strdup(st);
     out->replacement_len = out->replacement ? strlen(st) : 0;
 }
 

@@ -60,7 +60,7 @@ static char *keep(country_int *c, const char *s) {
         c->strings = n;
         c->cap_strings = nc;
     }
-    char *d = mhgi_strdup(s);
+    char *d = mhgi_pol_strdup(s);
     if (d) c->strings[c->n_strings++] = d;
     return d;
 }
@@ -101,18 +101,18 @@ static int valid_lang(const char *s) {
 }
 
 /* A string field: optional or required. -1 error (reported), 0 absent, 1 ok. */
-static int str_field(mhgi_ydoc *y, country_int *c, yaml_node_t *map, const char *key,
+static int str_field(mhgi_pol_ydoc *y, country_int *c, yaml_node_t *map, const char *key,
                      const char *where, int required, const char **out, int *oom) {
-    yaml_node_t *n = mhgi_y_get(y, map, key);
+    yaml_node_t *n = mhgi_pol_y_get(y, map, key);
     if (!n) {
         if (required)
-            mhgi_err_add(y->err, "%s:%u: %s: missing '%s'", y->path, mhgi_y_line(map), where, key);
+            mhgi_pol_err_add(y->err, "%s:%u: %s: missing '%s'", y->path, mhgi_pol_y_line(map), where, key);
         return required ? -1 : 0;
     }
-    const char *s = mhgi_y_str(n);
+    const char *s = mhgi_pol_y_str(n);
     if (!s || !*s) {
-        mhgi_err_add(y->err, "%s:%u: %s.%s: expected a non-empty string", y->path,
-                     mhgi_y_line(n), where, key);
+        mhgi_pol_err_add(y->err, "%s:%u: %s.%s: expected a non-empty string", y->path,
+                     mhgi_pol_y_line(n), where, key);
         return -1;
     }
     *out = keep(c, s);
@@ -124,21 +124,21 @@ static int str_field(mhgi_ydoc *y, country_int *c, yaml_node_t *map, const char 
 }
 
 /* Count languages lists in a file first so one block can hold them all. */
-static int lang_list(mhgi_ydoc *y, country_int *c, yaml_node_t *n, const char *where,
+static int lang_list(mhgi_pol_ydoc *y, country_int *c, yaml_node_t *n, const char *where,
                      const char ***pool, size_t *pool_used, size_t pool_cap,
                      const char *const **out, size_t *count, int *oom) {
     if (!n || n->type != YAML_SEQUENCE_NODE) {
-        mhgi_err_add(y->err, "%s:%u: %s: expected a list of language codes", y->path,
-                     mhgi_y_line(n), where);
+        mhgi_pol_err_add(y->err, "%s:%u: %s: expected a list of language codes", y->path,
+                     mhgi_pol_y_line(n), where);
         return -1;
     }
     size_t start = *pool_used;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
-        const char *s = mhgi_y_str(mhgi_y_node(y, *it));
+        const char *s = mhgi_pol_y_str(mhgi_pol_y_node(y, *it));
         if (!valid_lang(s)) {
-            mhgi_err_add(y->err, "%s:%u: %s: '%s' is not an ISO 639-1 code", y->path,
-                         mhgi_y_line(n), where, s ? s : "?");
+            mhgi_pol_err_add(y->err, "%s:%u: %s: '%s' is not an ISO 639-1 code", y->path,
+                         mhgi_pol_y_line(n), where, s ? s : "?");
             return -1;
         }
         if (*pool_used >= pool_cap) return -1;
@@ -154,22 +154,22 @@ static int lang_list(mhgi_ydoc *y, country_int *c, yaml_node_t *n, const char *w
     return 0;
 }
 
-static size_t count_items(mhgi_ydoc *y, yaml_node_t *lines) {
+static size_t count_items(mhgi_pol_ydoc *y, yaml_node_t *lines) {
     size_t total = 0;
     if (!lines || lines->type != YAML_SEQUENCE_NODE) return 0;
     for (yaml_node_item_t *it = lines->data.sequence.items.start;
          it < lines->data.sequence.items.top; it++) {
-        yaml_node_t *l = mhgi_y_get(y, mhgi_y_node(y, *it), "languages");
+        yaml_node_t *l = mhgi_pol_y_get(y, mhgi_pol_y_node(y, *it), "languages");
         if (l && l->type == YAML_SEQUENCE_NODE)
             total += (size_t)(l->data.sequence.items.top - l->data.sequence.items.start);
     }
     return total;
 }
 
-static mhg_status load_labels(mhg_resources *r, mhgi_ydoc *y, yaml_node_t *n) {
+static mhg_status load_labels(mhg_resources *r, mhgi_pol_ydoc *y, yaml_node_t *n) {
     if (n->type != YAML_MAPPING_NODE) {
-        mhgi_err_add(y->err, "%s:%u: labels: expected a mapping of language -> labels", y->path,
-                     mhgi_y_line(n));
+        mhgi_pol_err_add(y->err, "%s:%u: labels: expected a mapping of language -> labels", y->path,
+                     mhgi_pol_y_line(n));
         return MHG_ERR_PARSE;
     }
     size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
@@ -177,24 +177,24 @@ static mhg_status load_labels(mhg_resources *r, mhgi_ydoc *y, yaml_node_t *n) {
     if (!r->labels) return MHG_ERR_NOMEM;
     mhg_status rc = MHG_OK;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        const char *lang = mhgi_y_str(mhgi_y_node(y, p->key));
-        yaml_node_t *v = mhgi_y_node(y, p->value);
+        const char *lang = mhgi_pol_y_str(mhgi_pol_y_node(y, p->key));
+        yaml_node_t *v = mhgi_pol_y_node(y, p->value);
         if (!valid_lang(lang)) {
-            mhgi_err_add(y->err, "%s:%u: labels: '%s' is not a language code", y->path,
-                         mhgi_y_line(v), lang ? lang : "?");
+            mhgi_pol_err_add(y->err, "%s:%u: labels: '%s' is not a language code", y->path,
+                         mhgi_pol_y_line(v), lang ? lang : "?");
             rc = MHG_ERR_PARSE;
             continue;
         }
-        if (mhgi_y_check_keys(y, v, label_keys, "labels.<lang>")) {
+        if (mhgi_pol_y_check_keys(y, v, label_keys, "labels.<lang>")) {
             rc = MHG_ERR_PARSE;
             continue;
         }
         labels *lb = &r->labels[r->n_labels++];
         snprintf(lb->lang, sizeof lb->lang, "%s", lang);
         for (int k = 0; k < LB_COUNT; k++) {
-            const char *s = mhgi_y_str(mhgi_y_get(y, v, label_keys[k]));
+            const char *s = mhgi_pol_y_str(mhgi_pol_y_get(y, v, label_keys[k]));
             if (s && *s) {
-                lb->text[k] = mhgi_strdup(s);
+                lb->text[k] = mhgi_pol_strdup(s);
                 if (!lb->text[k]) return MHG_ERR_NOMEM;
             }
         }
@@ -202,19 +202,19 @@ static mhg_status load_labels(mhg_resources *r, mhgi_ydoc *y, yaml_node_t *n) {
     return rc;
 }
 
-static mhg_status load_langmap(mhg_resources *r, mhgi_ydoc *y, yaml_node_t *n) {
+static mhg_status load_langmap(mhg_resources *r, mhgi_pol_ydoc *y, yaml_node_t *n) {
     if (n->type != YAML_MAPPING_NODE) {
-        mhgi_err_add(y->err, "%s:%u: language_countries: expected a mapping", y->path,
-                     mhgi_y_line(n));
+        mhgi_pol_err_add(y->err, "%s:%u: language_countries: expected a mapping", y->path,
+                     mhgi_pol_y_line(n));
         return MHG_ERR_PARSE;
     }
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        const char *lang = mhgi_y_str(mhgi_y_node(y, p->key));
-        const char *cc = mhgi_y_str(mhgi_y_node(y, p->value));
+        const char *lang = mhgi_pol_y_str(mhgi_pol_y_node(y, p->key));
+        const char *cc = mhgi_pol_y_str(mhgi_pol_y_node(y, p->value));
         if (!valid_lang(lang) || !cc || strlen(cc) != 2 ||
             r->n_langmap >= sizeof r->langmap / sizeof r->langmap[0]) {
-            mhgi_err_add(y->err, "%s:%u: language_countries: expected lang: CC pairs (at most 64)",
-                         y->path, mhgi_y_line(n));
+            mhgi_pol_err_add(y->err, "%s:%u: language_countries: expected lang: CC pairs (at most 64)",
+                         y->path, mhgi_pol_y_line(n));
             return MHG_ERR_PARSE;
         }
         snprintf(r->langmap[r->n_langmap].lang, 8, "%s", lang);
@@ -225,29 +225,29 @@ static mhg_status load_langmap(mhg_resources *r, mhgi_ydoc *y, yaml_node_t *n) {
 }
 
 static mhg_status load_file(mhg_resources *r, const char *path, const char *fname,
-                            mhgi_errbuf *e) {
+                            mhgi_pol_errbuf *e) {
     static const char *const top[] = {"country",       "name",        "emergency",
                                       "languages",     "lines",       "source_url",
                                       "last_verified", "verified_by", "notes",
                                       "language_countries", "labels", NULL};
     static const char *const line_keys[] = {"name", "phone", "sms", "chat_url", "url",
                                             "hours", "languages", "youth", "notes", NULL};
-    mhgi_ydoc y = {.err = e};
-    mhg_status rc = mhgi_y_load(&y, path, RES_MAX_FILE_BYTES, NULL);
+    mhgi_pol_ydoc y = {.err = e};
+    mhg_status rc = mhgi_pol_y_load(&y, path, RES_MAX_FILE_BYTES, NULL);
     if (rc != MHG_OK) {
-        mhgi_y_free(&y);
+        mhgi_pol_y_free(&y);
         return rc;
     }
     unsigned before = e->count;
     int oom = 0;
     country_int *c = calloc(1, sizeof *c);
     if (!c) {
-        mhgi_y_free(&y);
+        mhgi_pol_y_free(&y);
         return MHG_ERR_NOMEM;
     }
     c->owner = r;
-    yaml_node_t *root = mhgi_y_root(&y);
-    if (mhgi_y_check_keys(&y, root, top, "")) goto done;
+    yaml_node_t *root = mhgi_pol_y_root(&y);
+    if (mhgi_pol_y_check_keys(&y, root, top, "")) goto done;
     mhg_country_resources *pub = &c->pub;
     str_field(&y, c, root, "country", "file", 1, &pub->country, &oom);
     str_field(&y, c, root, "name", "file", 1, &pub->name, &oom);
@@ -259,26 +259,26 @@ static mhg_status load_file(mhg_resources *r, const char *path, const char *fnam
     int is_int = pub->country && strcmp(pub->country, "INT") == 0;
     str_field(&y, c, root, "emergency", "file", !is_int, &pub->emergency, &oom);
     if (pub->last_verified && !valid_date(pub->last_verified))
-        mhgi_err_add(e, "%s: last_verified: expected YYYY-MM-DD", path);
+        mhgi_pol_err_add(e, "%s: last_verified: expected YYYY-MM-DD", path);
     if (pub->country) {
         /* the file name must say which country it is for */
         size_t cl = strlen(pub->country);
         int match = strncmp(fname, pub->country, cl) == 0 && strcmp(fname + cl, ".yaml") == 0;
         if (is_int) match = strcmp(fname, "international.yaml") == 0;
         if (!match)
-            mhgi_err_add(e, "%s: country %s does not match the file name (expected %s.yaml)",
+            mhgi_pol_err_add(e, "%s: country %s does not match the file name (expected %s.yaml)",
                          path, pub->country, pub->country);
         for (const char *q = pub->country; *q; q++)
             if (!isupper((unsigned char)*q)) {
-                mhgi_err_add(e, "%s: country: expected an upper-case code", path);
+                mhgi_pol_err_add(e, "%s: country: expected an upper-case code", path);
                 break;
             }
     }
-    if (!is_int && (mhgi_y_get(&y, root, "language_countries") || mhgi_y_get(&y, root, "labels")))
-        mhgi_err_add(e, "%s: language_countries and labels belong in international.yaml", path);
+    if (!is_int && (mhgi_pol_y_get(&y, root, "language_countries") || mhgi_pol_y_get(&y, root, "labels")))
+        mhgi_pol_err_add(e, "%s: language_countries and labels belong in international.yaml", path);
 
-    yaml_node_t *lines = mhgi_y_get(&y, root, "lines");
-    yaml_node_t *langs = mhgi_y_get(&y, root, "languages");
+    yaml_node_t *lines = mhgi_pol_y_get(&y, root, "lines");
+    yaml_node_t *langs = mhgi_pol_y_get(&y, root, "languages");
     size_t pool_cap = count_items(&y, lines) +
                       (langs && langs->type == YAML_SEQUENCE_NODE
                            ? (size_t)(langs->data.sequence.items.top -
@@ -291,14 +291,14 @@ static mhg_status load_file(mhg_resources *r, const char *path, const char *fnam
     }
     size_t pool_used = 0;
     if (!langs)
-        mhgi_err_add(e, "%s: missing 'languages'", path);
+        mhgi_pol_err_add(e, "%s: missing 'languages'", path);
     else
         lang_list(&y, c, langs, "languages", &c->lang_arrays, &pool_used, pool_cap,
                   &pub->languages, &pub->n_languages, &oom);
 
     if (!lines || lines->type != YAML_SEQUENCE_NODE ||
         lines->data.sequence.items.top == lines->data.sequence.items.start) {
-        mhgi_err_add(e, "%s: lines: expected a non-empty list of crisis lines", path);
+        mhgi_pol_err_add(e, "%s: lines: expected a non-empty list of crisis lines", path);
         goto done;
     }
     size_t nl = (size_t)(lines->data.sequence.items.top - lines->data.sequence.items.start);
@@ -307,10 +307,11 @@ static mhg_status load_file(mhg_resources *r, const char *path, const char *fnam
         oom = 1;
         goto done;
     }
+    pub->lines = c->lines;
     for (yaml_node_item_t *it = lines->data.sequence.items.start;
          it < lines->data.sequence.items.top; it++) {
-        yaml_node_t *ln = mhgi_y_node(&y, *it);
-        if (mhgi_y_check_keys(&y, ln, line_keys, "lines[]")) continue;
+        yaml_node_t *ln = mhgi_pol_y_node(&y, *it);
+        if (mhgi_pol_y_check_keys(&y, ln, line_keys, "lines[]")) continue;
         mhg_crisis_line *l = &c->lines[pub->n_lines];
         const char *lnotes = NULL;
         str_field(&y, c, ln, "name", "lines[]", 1, &l->name, &oom);
@@ -320,28 +321,28 @@ static mhg_status load_file(mhg_resources *r, const char *path, const char *fnam
         str_field(&y, c, ln, "url", "lines[]", 0, &l->url, &oom);
         str_field(&y, c, ln, "notes", "lines[]", 0, &lnotes, &oom);
         if (str_field(&y, c, ln, "hours", "lines[]", 0, &l->hours, &oom) == 0) l->hours = "unknown";
-        yaml_node_t *yl = mhgi_y_get(&y, ln, "youth");
-        if (yl) mhgi_y_bool(&y, yl, "lines[].youth", &l->youth);
-        yaml_node_t *ll = mhgi_y_get(&y, ln, "languages");
+        yaml_node_t *yl = mhgi_pol_y_get(&y, ln, "youth");
+        if (yl) mhgi_pol_y_bool(&y, yl, "lines[].youth", &l->youth);
+        yaml_node_t *ll = mhgi_pol_y_get(&y, ln, "languages");
         if (!ll)
-            mhgi_err_add(e, "%s:%u: lines[]: missing 'languages'", path, mhgi_y_line(ln));
+            mhgi_pol_err_add(e, "%s:%u: lines[]: missing 'languages'", path, mhgi_pol_y_line(ln));
         else
             lang_list(&y, c, ll, "lines[].languages", &c->lang_arrays, &pool_used, pool_cap,
                       &l->languages, &l->n_languages, &oom);
         if (!l->phone && !l->sms && !l->chat_url && !l->url)
-            mhgi_err_add(e, "%s:%u: lines[]: %s has no phone, sms, chat_url or url", path,
-                         mhgi_y_line(ln), l->name ? l->name : "a line");
+            mhgi_pol_err_add(e, "%s:%u: lines[]: %s has no phone, sms, chat_url or url", path,
+                         mhgi_pol_y_line(ln), l->name ? l->name : "a line");
         if (l->name) pub->n_lines++;
     }
     if (is_int) {
-        yaml_node_t *lb = mhgi_y_get(&y, root, "labels");
+        yaml_node_t *lb = mhgi_pol_y_get(&y, root, "labels");
         if (lb && load_labels(r, &y, lb) == MHG_ERR_NOMEM) oom = 1;
-        yaml_node_t *lm = mhgi_y_get(&y, root, "language_countries");
+        yaml_node_t *lm = mhgi_pol_y_get(&y, root, "language_countries");
         if (lm) load_langmap(r, &y, lm);
     }
 
 done:
-    mhgi_y_free(&y);
+    mhgi_pol_y_free(&y);
     if (oom) {
         country_free(c);
         return MHG_ERR_NOMEM;
@@ -370,14 +371,14 @@ static int cmp_country(const void *a, const void *b) {
 }
 
 mhg_status mhg_resources_load(const char *dir, mhg_resources **out, char *err, size_t errlen) {
-    mhgi_errbuf e;
-    mhgi_err_init(&e, err, errlen);
+    mhgi_pol_errbuf e;
+    mhgi_pol_err_init(&e, err, errlen);
     if (!out) return MHG_ERR_INVALID;
     *out = NULL;
     if (!dir) return MHG_ERR_INVALID;
     DIR *d = opendir(dir);
     if (!d) {
-        mhgi_err_add(&e, "%s: cannot open resources directory", dir);
+        mhgi_pol_err_add(&e, "%s: cannot open resources directory", dir);
         return MHG_ERR_IO;
     }
     char *names[RES_MAX_FILES];
@@ -388,11 +389,11 @@ mhg_status mhg_resources_load(const char *dir, mhg_resources **out, char *err, s
         size_t l = strlen(de->d_name);
         if (l < 6 || strcmp(de->d_name + l - 5, ".yaml") != 0 || de->d_name[0] == '.') continue;
         if (nn == RES_MAX_FILES) {
-            mhgi_err_add(&e, "%s: more than %d resource files", dir, RES_MAX_FILES);
+            mhgi_pol_err_add(&e, "%s: more than %d resource files", dir, RES_MAX_FILES);
             rc = MHG_ERR_TOO_BIG;
             break;
         }
-        names[nn] = mhgi_strdup(de->d_name);
+        names[nn] = mhgi_pol_strdup(de->d_name);
         if (!names[nn]) {
             rc = MHG_ERR_NOMEM;
             break;
@@ -404,7 +405,7 @@ mhg_status mhg_resources_load(const char *dir, mhg_resources **out, char *err, s
     mhg_resources *r = rc == MHG_OK ? calloc(1, sizeof *r) : NULL;
     if (!r && rc == MHG_OK) rc = MHG_ERR_NOMEM;
     for (size_t i = 0; rc != MHG_ERR_NOMEM && r && i < nn; i++) {
-        char *path = mhgi_path_join(dir, names[i]);
+        char *path = mhgi_pol_path_join(dir, names[i]);
         if (!path) {
             rc = MHG_ERR_NOMEM;
             break;
@@ -419,19 +420,19 @@ mhg_status mhg_resources_load(const char *dir, mhg_resources **out, char *err, s
         qsort(r->countries, r->n, sizeof *r->countries, cmp_country);
         for (size_t i = 0; i < r->n; i++) {
             if (i > 0 && !strcmp(r->countries[i]->pub.country, r->countries[i - 1]->pub.country)) {
-                mhgi_err_add(&e, "%s: country %s appears twice", dir, r->countries[i]->pub.country);
+                mhgi_pol_err_add(&e, "%s: country %s appears twice", dir, r->countries[i]->pub.country);
                 rc = MHG_ERR_PARSE;
             }
             if (!strcmp(r->countries[i]->pub.country, "INT")) r->intl = r->countries[i];
         }
         if (!r->intl && rc == MHG_OK) {
             /* the fallback guarantees every crisis gets some resource */
-            mhgi_err_add(&e, "%s: international.yaml is required (the fallback)", dir);
+            mhgi_pol_err_add(&e, "%s: international.yaml is required (the fallback)", dir);
             rc = nn ? MHG_ERR_PARSE : MHG_ERR_IO;
         }
         for (size_t i = 0; rc == MHG_OK && i < r->n_langmap; i++) {
             if (!mhg_resources_find(r, r->langmap[i].country)) {
-                mhgi_err_add(&e, "%s: language_countries: %s -> %s, but %s.yaml is missing", dir,
+                mhgi_pol_err_add(&e, "%s: language_countries: %s -> %s, but %s.yaml is missing", dir,
                              r->langmap[i].lang, r->langmap[i].country, r->langmap[i].country);
                 rc = MHG_ERR_PARSE;
             }
@@ -488,7 +489,7 @@ static const mhg_country_resources *region_of(const mhg_resources *res, const ch
     return mhg_resources_find(res, sep + 1);
 }
 
-const mhg_country_resources *mhgi_resources_pick_default(const mhg_resources *res,
+const mhg_country_resources *mhgi_pol_resources_pick_default(const mhg_resources *res,
                                                          const char *country,
                                                          const char *default_country,
                                                          const char *lang) {
@@ -512,7 +513,7 @@ const mhg_country_resources *mhgi_resources_pick_default(const mhg_resources *re
 const mhg_country_resources *mhg_resources_pick(const mhg_resources *res, const char *country,
                                                 const char *lang, int minor) {
     (void)minor;
-    return mhgi_resources_pick_default(res, country, NULL, lang);
+    return mhgi_pol_resources_pick_default(res, country, NULL, lang);
 }
 
 static const char *label(const country_int *c, const char *lang, int k) {
@@ -568,34 +569,34 @@ mhg_status mhg_resources_format(const mhg_country_resources *cpub, const char *l
         }
     }
 
-    mhgi_sbuf b;
-    mhgi_sb_init(&b, RES_MAX_FORMAT_BYTES);
+    mhgi_pol_sbuf b;
+    mhgi_pol_sb_init(&b, RES_MAX_FORMAT_BYTES);
     if (cpub->emergency)
-        mhgi_sb_printf(&b, "%s: %s", label(c, bl, LB_EMERGENCY), cpub->emergency);
+        mhgi_pol_sb_printf(&b, "%s: %s", label(c, bl, LB_EMERGENCY), cpub->emergency);
     else
-        mhgi_sb_printf(&b, "%s.", label(c, bl, LB_NO_EMERGENCY));
+        mhgi_pol_sb_printf(&b, "%s.", label(c, bl, LB_NO_EMERGENCY));
     for (size_t k = 0; k < n; k++) {
         const mhg_crisis_line *l = &cpub->lines[order[k]];
-        mhgi_sb_printf(&b, "\n- %s", l->name);
-        if (l->youth) mhgi_sb_printf(&b, " (%s)", label(c, bl, LB_YOUTH));
+        mhgi_pol_sb_printf(&b, "\n- %s", l->name);
+        if (l->youth) mhgi_pol_sb_printf(&b, " (%s)", label(c, bl, LB_YOUTH));
         const char *sep = ": ";
         if (l->phone) {
-            mhgi_sb_printf(&b, "%s%s %s", sep, label(c, bl, LB_CALL), l->phone);
+            mhgi_pol_sb_printf(&b, "%s%s %s", sep, label(c, bl, LB_CALL), l->phone);
             sep = ", ";
         }
         if (l->sms) {
-            mhgi_sb_printf(&b, "%s%s %s", sep, label(c, bl, LB_TEXT), l->sms);
+            mhgi_pol_sb_printf(&b, "%s%s %s", sep, label(c, bl, LB_TEXT), l->sms);
             sep = ", ";
         }
         if (l->chat_url) {
-            mhgi_sb_printf(&b, "%s%s %s", sep, label(c, bl, LB_CHAT), l->chat_url);
+            mhgi_pol_sb_printf(&b, "%s%s %s", sep, label(c, bl, LB_CHAT), l->chat_url);
             sep = ", ";
         }
         if (l->url && !l->chat_url && !l->phone && !l->sms)
-            mhgi_sb_printf(&b, "%s%s %s", sep, label(c, bl, LB_WEB), l->url);
-        if (l->hours && strcmp(l->hours, "unknown") != 0) mhgi_sb_printf(&b, " (%s)", l->hours);
+            mhgi_pol_sb_printf(&b, "%s%s %s", sep, label(c, bl, LB_WEB), l->url);
+        if (l->hours && strcmp(l->hours, "unknown") != 0) mhgi_pol_sb_printf(&b, " (%s)", l->hours);
     }
-    *out = mhgi_sb_take(&b, outlen);
+    *out = mhgi_pol_sb_take(&b, outlen);
     return *out ? MHG_OK : MHG_ERR_NOMEM;
 }
 

@@ -32,13 +32,13 @@ typedef struct tpl_lang {
     char *text[MHG_TPL_COUNT];
 } tpl_lang;
 
-struct mhgi_templates {
+struct mhgi_pol_templates {
     tpl_lang langs[TPL_MAX_LANGS];
     size_t n;
     char version[128];
 };
 
-void mhgi_templates_free(mhgi_templates *t) {
+void mhgi_pol_templates_free(mhgi_pol_templates *t) {
     if (!t) return;
     for (size_t i = 0; i < t->n; i++) {
         free(t->langs[i].version);
@@ -47,46 +47,46 @@ void mhgi_templates_free(mhgi_templates *t) {
     free(t);
 }
 
-static mhg_status load_one(mhgi_templates *t, const char *path, const char *fname,
-                           mhgi_errbuf *e) {
+static mhg_status load_one(mhgi_pol_templates *t, const char *path, const char *fname,
+                           mhgi_pol_errbuf *e) {
     static const char *const top[] = {"lang", "version", "review_status", "templates", NULL};
-    mhgi_ydoc y = {.err = e};
-    mhg_status rc = mhgi_y_load(&y, path, TPL_MAX_FILE_BYTES, NULL);
+    mhgi_pol_ydoc y = {.err = e};
+    mhg_status rc = mhgi_pol_y_load(&y, path, TPL_MAX_FILE_BYTES, NULL);
     if (rc != MHG_OK) {
-        mhgi_y_free(&y);
+        mhgi_pol_y_free(&y);
         return rc;
     }
     unsigned before = e->count;
-    yaml_node_t *root = mhgi_y_root(&y);
-    if (mhgi_y_check_keys(&y, root, top, "") == 0) {
-        const char *lang = mhgi_y_str(mhgi_y_get(&y, root, "lang"));
-        const char *ver = mhgi_y_str(mhgi_y_get(&y, root, "version"));
-        const char *rs = mhgi_y_str(mhgi_y_get(&y, root, "review_status"));
-        yaml_node_t *tn = mhgi_y_get(&y, root, "templates");
+    yaml_node_t *root = mhgi_pol_y_root(&y);
+    if (mhgi_pol_y_check_keys(&y, root, top, "") == 0) {
+        const char *lang = mhgi_pol_y_str(mhgi_pol_y_get(&y, root, "lang"));
+        const char *ver = mhgi_pol_y_str(mhgi_pol_y_get(&y, root, "version"));
+        const char *rs = mhgi_pol_y_str(mhgi_pol_y_get(&y, root, "review_status"));
+        yaml_node_t *tn = mhgi_pol_y_get(&y, root, "templates");
         size_t ll = lang ? strlen(lang) : 0;
         if (!lang || ll < 2 || ll > 7 || strncmp(fname, lang, ll) != 0 ||
             strcmp(fname + ll, ".yaml") != 0)
-            mhgi_err_add(e, "%s: lang must be set and match the file name", path);
-        if (!ver || !*ver) mhgi_err_add(e, "%s: missing 'version'", path);
+            mhgi_pol_err_add(e, "%s: lang must be set and match the file name", path);
+        if (!ver || !*ver) mhgi_pol_err_add(e, "%s: missing 'version'", path);
         if (!rs || !*rs)
-            mhgi_err_add(e, "%s: missing 'review_status' (who reviewed this text, or that it "
+            mhgi_pol_err_add(e, "%s: missing 'review_status' (who reviewed this text, or that it "
                          "still needs review)", path);
-        if (!tn) mhgi_err_add(e, "%s: missing 'templates'", path);
+        if (!tn) mhgi_pol_err_add(e, "%s: missing 'templates'", path);
         if (e->count == before && t->n >= TPL_MAX_LANGS) {
-            mhgi_err_add(e, "%s: more than %d template languages", path, TPL_MAX_LANGS);
+            mhgi_pol_err_add(e, "%s: more than %d template languages", path, TPL_MAX_LANGS);
         }
-        if (e->count == before && mhgi_y_check_keys(&y, tn, tpl_names, "templates") == 0) {
+        if (e->count == before && mhgi_pol_y_check_keys(&y, tn, tpl_names, "templates") == 0) {
             tpl_lang *L = &t->langs[t->n];
             memset(L, 0, sizeof *L);
             snprintf(L->lang, sizeof L->lang, "%s", lang);
-            L->version = mhgi_strdup(ver);
+            L->version = mhgi_pol_strdup(ver);
             int oom = !L->version;
             for (int k = 0; k < MHG_TPL_COUNT && !oom; k++) {
-                yaml_node_t *v = mhgi_y_get(&y, tn, tpl_names[k]);
+                yaml_node_t *v = mhgi_pol_y_get(&y, tn, tpl_names[k]);
                 if (!v) continue;
-                const char *s = mhgi_y_str(v);
+                const char *s = mhgi_pol_y_str(v);
                 if (!s || !*s) {
-                    mhgi_err_add(e, "%s:%u: templates.%s: expected text", path, mhgi_y_line(v),
+                    mhgi_pol_err_add(e, "%s:%u: templates.%s: expected text", path, mhgi_pol_y_line(v),
                                  tpl_names[k]);
                     continue;
                 }
@@ -104,7 +104,7 @@ static mhg_status load_one(mhgi_templates *t, const char *path, const char *fnam
             if (oom) {
                 free(L->version);
                 for (int k = 0; k < MHG_TPL_COUNT; k++) free(L->text[k]);
-                mhgi_y_free(&y);
+                mhgi_pol_y_free(&y);
                 return MHG_ERR_NOMEM;
             }
             if (e->count == before) t->n++;
@@ -114,7 +114,7 @@ static mhg_status load_one(mhgi_templates *t, const char *path, const char *fnam
             }
         }
     }
-    mhgi_y_free(&y);
+    mhgi_pol_y_free(&y);
     return e->count == before ? MHG_OK : MHG_ERR_PARSE;
 }
 
@@ -122,11 +122,11 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-mhg_status mhgi_templates_load(const char *dir, mhgi_templates **out, mhgi_errbuf *e) {
+mhg_status mhgi_pol_templates_load(const char *dir, mhgi_pol_templates **out, mhgi_pol_errbuf *e) {
     *out = NULL;
     DIR *d = opendir(dir);
     if (!d) {
-        mhgi_err_add(e, "%s: cannot open templates directory", dir);
+        mhgi_pol_err_add(e, "%s: cannot open templates directory", dir);
         return MHG_ERR_IO;
     }
     char *names[TPL_MAX_LANGS + 1];
@@ -137,7 +137,7 @@ mhg_status mhgi_templates_load(const char *dir, mhgi_templates **out, mhgi_errbu
         size_t l = strlen(de->d_name);
         if (l < 6 || strcmp(de->d_name + l - 5, ".yaml") != 0 || de->d_name[0] == '.') continue;
         if (nn > TPL_MAX_LANGS) break;
-        names[nn] = mhgi_strdup(de->d_name);
+        names[nn] = mhgi_pol_strdup(de->d_name);
         if (!names[nn]) {
             rc = MHG_ERR_NOMEM;
             break;
@@ -146,10 +146,10 @@ mhg_status mhgi_templates_load(const char *dir, mhgi_templates **out, mhgi_errbu
     }
     closedir(d);
     qsort(names, nn, sizeof names[0], cmp_str);
-    mhgi_templates *t = rc == MHG_OK ? calloc(1, sizeof *t) : NULL;
+    mhgi_pol_templates *t = rc == MHG_OK ? calloc(1, sizeof *t) : NULL;
     if (!t && rc == MHG_OK) rc = MHG_ERR_NOMEM;
     for (size_t i = 0; t && i < nn && rc != MHG_ERR_NOMEM; i++) {
-        char *path = mhgi_path_join(dir, names[i]);
+        char *path = mhgi_pol_path_join(dir, names[i]);
         mhg_status r = path ? load_one(t, path, names[i], e) : MHG_ERR_NOMEM;
         if (r != MHG_OK && (rc == MHG_OK || r == MHG_ERR_NOMEM)) rc = r;
         free(path);
@@ -160,13 +160,13 @@ mhg_status mhgi_templates_load(const char *dir, mhgi_templates **out, mhgi_errbu
         for (size_t i = 0; i < t->n; i++)
             if (!strcmp(t->langs[i].lang, "en")) en = &t->langs[i];
         if (!en) {
-            mhgi_err_add(e, "%s: en.yaml is required (English is the fallback for every "
+            mhgi_pol_err_add(e, "%s: en.yaml is required (English is the fallback for every "
                          "template)", dir);
             rc = nn ? MHG_ERR_PARSE : MHG_ERR_IO;
         } else {
             for (int k = 0; k < MHG_TPL_COUNT; k++)
                 if (!en->text[k]) {
-                    mhgi_err_add(e, "%s/en.yaml: templates.%s is required", dir, tpl_names[k]);
+                    mhgi_pol_err_add(e, "%s/en.yaml: templates.%s is required", dir, tpl_names[k]);
                     rc = MHG_ERR_PARSE;
                 }
             /* The reviewed crisis texts must carry the resources. */
@@ -176,7 +176,7 @@ mhg_status mhgi_templates_load(const char *dir, mhgi_templates **out, mhgi_errbu
                 for (size_t k = 0; k < sizeof need / sizeof need[0]; k++) {
                     const char *s = t->langs[i].text[need[k]];
                     if (s && !strstr(s, "{resources}")) {
-                        mhgi_err_add(e, "%s/%s.yaml: templates.%s must contain {resources}", dir,
+                        mhgi_pol_err_add(e, "%s/%s.yaml: templates.%s must contain {resources}", dir,
                                      t->langs[i].lang, tpl_names[need[k]]);
                         rc = MHG_ERR_PARSE;
                     }
@@ -192,14 +192,14 @@ mhg_status mhgi_templates_load(const char *dir, mhgi_templates **out, mhgi_errbu
         }
     }
     if (rc != MHG_OK) {
-        mhgi_templates_free(t);
+        mhgi_pol_templates_free(t);
         return rc;
     }
     *out = t;
     return MHG_OK;
 }
 
-const char *mhgi_templates_get(const mhgi_templates *t, mhg_template id, const char *lang,
+const char *mhgi_pol_templates_get(const mhgi_pol_templates *t, mhg_template id, const char *lang,
                                const char **used_lang) {
     if (!t || (unsigned)id >= MHG_TPL_COUNT) return NULL;
     char bl[8] = "";
@@ -219,7 +219,7 @@ const char *mhgi_templates_get(const mhgi_templates *t, mhg_template id, const c
     return en ? en->text[id] : NULL;
 }
 
-const char *mhgi_templates_version(const mhgi_templates *t) { return t ? t->version : ""; }
+const char *mhgi_pol_templates_version(const mhgi_pol_templates *t) { return t ? t->version : ""; }
 
 mhg_status mhg_policy_render(const mhg_policy *p, mhg_template id, const char *lang,
                              const char *country, mhg_age_band age, char **out, size_t *outlen) {
@@ -227,43 +227,43 @@ mhg_status mhg_policy_render(const mhg_policy *p, mhg_template id, const char *l
     if (outlen) *outlen = 0;
     if (!p || !out || (unsigned)id >= MHG_TPL_COUNT) return MHG_ERR_INVALID;
     const char *used = "en";
-    const char *s = mhgi_templates_get(p->tpl, id, lang, &used);
+    const char *s = mhgi_pol_templates_get(p->tpl, id, lang, &used);
     if (!s) return MHG_ERR_INVALID;
     int minor = age == MHG_AGE_MINOR || (age == MHG_AGE_UNKNOWN && p->info.unknown_as_minor);
     const mhg_country_resources *c =
-        mhgi_resources_pick_default(p->res, country, p->info.default_country, lang);
+        mhgi_pol_resources_pick_default(p->res, country, p->info.default_country, lang);
     char *block = NULL;
     size_t blen = 0;
-    mhgi_sbuf b;
-    mhgi_sb_init(&b, TPL_MAX_RENDER_BYTES);
+    mhgi_pol_sbuf b;
+    mhgi_pol_sb_init(&b, TPL_MAX_RENDER_BYTES);
     while (*s) {
         const char *q = strchr(s, '{');
         if (!q) {
-            mhgi_sb_adds(&b, s);
+            mhgi_pol_sb_adds(&b, s);
             break;
         }
-        mhgi_sb_add(&b, s, (size_t)(q - s));
+        mhgi_pol_sb_add(&b, s, (size_t)(q - s));
         if (!strncmp(q, "{resources}", 11)) {
             if (!block && c) {
                 /* the resources are formatted in the template's language so
                  * labels and text agree */
                 mhg_status rc = mhg_resources_format(c, used, minor, &block, &blen);
                 if (rc != MHG_OK) {
-                    mhgi_sb_free(&b);
+                    mhgi_pol_sb_free(&b);
                     return rc;
                 }
             }
-            if (block) mhgi_sb_add(&b, block, blen);
+            if (block) mhgi_pol_sb_add(&b, block, blen);
             s = q + 11;
         } else if (!strncmp(q, "{emergency}", 11)) {
-            mhgi_sb_adds(&b, c && c->emergency ? c->emergency : "112 / 911");
+            mhgi_pol_sb_adds(&b, c && c->emergency ? c->emergency : "112 / 911");
             s = q + 11;
         } else {
-            mhgi_sb_add(&b, q, 1);
+            mhgi_pol_sb_add(&b, q, 1);
             s = q + 1;
         }
     }
     free(block);
-    *out = mhgi_sb_take(&b, outlen);
+    *out = mhgi_pol_sb_take(&b, outlen);
     return *out ? MHG_OK : MHG_ERR_NOMEM;
 }

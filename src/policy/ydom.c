@@ -19,7 +19,7 @@
 #include "mhg_config.h"
 #include "policy/policy_int.h"
 
-void mhgi_err_init(mhgi_errbuf *e, char *buf, size_t cap) {
+void mhgi_pol_err_init(mhgi_pol_errbuf *e, char *buf, size_t cap) {
     e->buf = buf;
     e->cap = cap;
     e->len = 0;
@@ -27,7 +27,7 @@ void mhgi_err_init(mhgi_errbuf *e, char *buf, size_t cap) {
     if (buf && cap) buf[0] = '\0';
 }
 
-void mhgi_err_add(mhgi_errbuf *e, const char *fmt, ...) {
+void mhgi_pol_err_add(mhgi_pol_errbuf *e, const char *fmt, ...) {
     e->count++;
     if (!e->buf || e->cap == 0 || e->len + 1 >= e->cap) return;
     if (e->len > 0) {
@@ -82,24 +82,24 @@ static mhg_status read_file(const char *path, size_t max, unsigned char **data, 
     return MHG_OK;
 }
 
-mhg_status mhgi_y_load(mhgi_ydoc *y, const char *path, size_t max_bytes, unsigned char sha[32]) {
+mhg_status mhgi_pol_y_load(mhgi_pol_ydoc *y, const char *path, size_t max_bytes, unsigned char sha[32]) {
     y->loaded = 0;
     y->path = path;
     unsigned char *data = NULL;
     size_t len = 0;
     mhg_status rc = read_file(path, max_bytes, &data, &len);
     if (rc == MHG_ERR_IO) {
-        mhgi_err_add(y->err, "%s: cannot read file: %s", path, strerror(errno ? errno : ENOENT));
+        mhgi_pol_err_add(y->err, "%s: cannot read file: %s", path, strerror(errno ? errno : ENOENT));
         return rc;
     }
     if (rc == MHG_ERR_TOO_BIG) {
-        mhgi_err_add(y->err, "%s: file is larger than %zu bytes", path, max_bytes);
+        mhgi_pol_err_add(y->err, "%s: file is larger than %zu bytes", path, max_bytes);
         return rc;
     }
     if (rc != MHG_OK) return rc;
     if (sha) crypto_generichash(sha, 32, data, len, NULL, 0);
     if (!mhg_utf8_valid((const char *)data, len)) {
-        mhgi_err_add(y->err, "%s: not valid UTF-8", path);
+        mhgi_pol_err_add(y->err, "%s: not valid UTF-8", path);
         free(data);
         return MHG_ERR_PARSE;
     }
@@ -110,7 +110,7 @@ mhg_status mhgi_y_load(mhgi_ydoc *y, const char *path, size_t max_bytes, unsigne
     }
     yaml_parser_set_input_string(&parser, data, len);
     if (!yaml_parser_load(&parser, &y->doc)) {
-        mhgi_err_add(y->err, "%s:%lu: YAML error: %s%s%s", path,
+        mhgi_pol_err_add(y->err, "%s:%lu: YAML error: %s%s%s", path,
                      (unsigned long)parser.problem_mark.line + 1,
                      parser.problem ? parser.problem : "malformed",
                      parser.context ? " " : "", parser.context ? parser.context : "");
@@ -122,55 +122,55 @@ mhg_status mhgi_y_load(mhgi_ydoc *y, const char *path, size_t max_bytes, unsigne
     free(data);
     y->loaded = 1;
     if (!yaml_document_get_root_node(&y->doc)) {
-        mhgi_err_add(y->err, "%s: empty document", path);
+        mhgi_pol_err_add(y->err, "%s: empty document", path);
         return MHG_ERR_PARSE;
     }
     return MHG_OK;
 }
 
-void mhgi_y_free(mhgi_ydoc *y) {
+void mhgi_pol_y_free(mhgi_pol_ydoc *y) {
     if (y && y->loaded) yaml_document_delete(&y->doc);
     if (y) y->loaded = 0;
 }
 
-yaml_node_t *mhgi_y_root(mhgi_ydoc *y) {
+yaml_node_t *mhgi_pol_y_root(mhgi_pol_ydoc *y) {
     return y->loaded ? yaml_document_get_root_node(&y->doc) : NULL;
 }
 
-yaml_node_t *mhgi_y_node(mhgi_ydoc *y, int id) { return yaml_document_get_node(&y->doc, id); }
+yaml_node_t *mhgi_pol_y_node(mhgi_pol_ydoc *y, int id) { return yaml_document_get_node(&y->doc, id); }
 
-unsigned mhgi_y_line(const yaml_node_t *n) { return n ? (unsigned)n->start_mark.line + 1 : 0; }
+unsigned mhgi_pol_y_line(const yaml_node_t *n) { return n ? (unsigned)n->start_mark.line + 1 : 0; }
 
-const char *mhgi_y_str(const yaml_node_t *n) {
+const char *mhgi_pol_y_str(const yaml_node_t *n) {
     if (!n || n->type != YAML_SCALAR_NODE) return NULL;
     return (const char *)n->data.scalar.value;
 }
 
-yaml_node_t *mhgi_y_get(mhgi_ydoc *y, yaml_node_t *map, const char *key) {
+yaml_node_t *mhgi_pol_y_get(mhgi_pol_ydoc *y, yaml_node_t *map, const char *key) {
     if (!map || map->type != YAML_MAPPING_NODE) return NULL;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        const char *k = mhgi_y_str(mhgi_y_node(y, p->key));
-        if (k && strcmp(k, key) == 0) return mhgi_y_node(y, p->value);
+        const char *k = mhgi_pol_y_str(mhgi_pol_y_node(y, p->key));
+        if (k && strcmp(k, key) == 0) return mhgi_pol_y_node(y, p->value);
     }
     return NULL;
 }
 
-int mhgi_y_check_keys(mhgi_ydoc *y, yaml_node_t *map, const char *const *known,
+int mhgi_pol_y_check_keys(mhgi_pol_ydoc *y, yaml_node_t *map, const char *const *known,
                       const char *where) {
     if (!map || map->type != YAML_MAPPING_NODE) {
-        mhgi_err_add(y->err, "%s:%u: %s: expected a mapping", y->path, mhgi_y_line(map),
+        mhgi_pol_err_add(y->err, "%s:%u: %s: expected a mapping", y->path, mhgi_pol_y_line(map),
                      *where ? where : "document");
         return 1;
     }
     int bad = 0;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        yaml_node_t *kn = mhgi_y_node(y, p->key);
-        const char *k = mhgi_y_str(kn);
+        yaml_node_t *kn = mhgi_pol_y_node(y, p->key);
+        const char *k = mhgi_pol_y_str(kn);
         if (!k) {
-            mhgi_err_add(y->err, "%s:%u: %s: keys must be plain strings", y->path,
-                         mhgi_y_line(kn), *where ? where : "document");
+            mhgi_pol_err_add(y->err, "%s:%u: %s: keys must be plain strings", y->path,
+                         mhgi_pol_y_line(kn), *where ? where : "document");
             bad++;
             continue;
         }
@@ -182,7 +182,7 @@ int mhgi_y_check_keys(mhgi_ydoc *y, yaml_node_t *map, const char *const *known,
                 found = 1;
                 break;
             }
-            unsigned d = mhgi_edit_distance(*q, k);
+            unsigned d = mhgi_pol_edit_distance(*q, k);
             if (d < best_d) {
                 best_d = d;
                 best = *q;
@@ -191,18 +191,18 @@ int mhgi_y_check_keys(mhgi_ydoc *y, yaml_node_t *map, const char *const *known,
         if (!found) {
             /* A typo must not silently disable a protection: refuse. */
             if (best && best_d <= 3)
-                mhgi_err_add(y->err, "%s:%u: unknown key '%s%s%s' (did you mean '%s'?)", y->path,
-                             mhgi_y_line(kn), where, *where ? "." : "", k, best);
+                mhgi_pol_err_add(y->err, "%s:%u: unknown key '%s%s%s' (did you mean '%s'?)", y->path,
+                             mhgi_pol_y_line(kn), where, *where ? "." : "", k, best);
             else
-                mhgi_err_add(y->err, "%s:%u: unknown key '%s%s%s'", y->path, mhgi_y_line(kn),
+                mhgi_pol_err_add(y->err, "%s:%u: unknown key '%s%s%s'", y->path, mhgi_pol_y_line(kn),
                              where, *where ? "." : "", k);
             bad++;
             continue;
         }
         for (yaml_node_pair_t *r = map->data.mapping.pairs.start; r < p; r++) {
-            const char *k2 = mhgi_y_str(mhgi_y_node(y, r->key));
+            const char *k2 = mhgi_pol_y_str(mhgi_pol_y_node(y, r->key));
             if (k2 && strcmp(k2, k) == 0) {
-                mhgi_err_add(y->err, "%s:%u: duplicate key '%s%s%s'", y->path, mhgi_y_line(kn),
+                mhgi_pol_err_add(y->err, "%s:%u: duplicate key '%s%s%s'", y->path, mhgi_pol_y_line(kn),
                              where, *where ? "." : "", k);
                 bad++;
                 break;
@@ -212,8 +212,8 @@ int mhgi_y_check_keys(mhgi_ydoc *y, yaml_node_t *map, const char *const *known,
     return bad;
 }
 
-static void type_error(mhgi_ydoc *y, yaml_node_t *n, const char *where, const char *what) {
-    mhgi_err_add(y->err, "%s:%u: %s: expected %s", y->path, mhgi_y_line(n), where, what);
+static void type_error(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, const char *what) {
+    mhgi_pol_err_add(y->err, "%s:%u: %s: expected %s", y->path, mhgi_pol_y_line(n), where, what);
 }
 
 /* Scalars written with quotes are strings, never booleans or numbers. */
@@ -221,8 +221,8 @@ static int plain(const yaml_node_t *n) {
     return n && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
-int mhgi_y_bool(mhgi_ydoc *y, yaml_node_t *n, const char *where, int *out) {
-    const char *s = mhgi_y_str(n);
+int mhgi_pol_y_bool(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, int *out) {
+    const char *s = mhgi_pol_y_str(n);
     if (s && plain(n)) {
         if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE") || !strcmp(s, "yes")) {
             *out = 1;
@@ -238,9 +238,9 @@ int mhgi_y_bool(mhgi_ydoc *y, yaml_node_t *n, const char *where, int *out) {
     return -1;
 }
 
-int mhgi_y_uint(mhgi_ydoc *y, yaml_node_t *n, const char *where, unsigned long max,
+int mhgi_pol_y_uint(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, unsigned long max,
                 unsigned long *out) {
-    const char *s = mhgi_y_str(n);
+    const char *s = mhgi_pol_y_str(n);
     if (s && plain(n) && *s >= '0' && *s <= '9') {
         char *end = NULL;
         errno = 0;
@@ -256,9 +256,9 @@ int mhgi_y_uint(mhgi_ydoc *y, yaml_node_t *n, const char *where, unsigned long m
     return -1;
 }
 
-int mhgi_y_double(mhgi_ydoc *y, yaml_node_t *n, const char *where, double lo, double hi,
+int mhgi_pol_y_double(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, double lo, double hi,
                   double *out) {
-    const char *s = mhgi_y_str(n);
+    const char *s = mhgi_pol_y_str(n);
     if (s && plain(n) && *s) {
         char *end = NULL;
         errno = 0;
@@ -274,19 +274,19 @@ int mhgi_y_double(mhgi_ydoc *y, yaml_node_t *n, const char *where, double lo, do
     return -1;
 }
 
-int mhgi_y_strdup(mhgi_ydoc *y, yaml_node_t *n, const char *where, char **out) {
-    const char *s = mhgi_y_str(n);
+int mhgi_pol_y_strdup(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, char **out) {
+    const char *s = mhgi_pol_y_str(n);
     if (!s || !*s) {
         type_error(y, n, where, "a non-empty string");
         return -1;
     }
-    *out = mhgi_strdup(s);
+    *out = mhgi_pol_strdup(s);
     return *out ? 0 : -2;
 }
 
 /* -------------------------------------------------------------- helpers */
 
-char *mhgi_strdup(const char *s) {
+char *mhgi_pol_strdup(const char *s) {
     if (!s) return NULL;
     size_t n = strlen(s);
     char *d = malloc(n + 1);
@@ -294,9 +294,9 @@ char *mhgi_strdup(const char *s) {
     return d;
 }
 
-char *mhgi_path_join(const char *dir, const char *rel) {
+char *mhgi_pol_path_join(const char *dir, const char *rel) {
     if (!rel) return NULL;
-    if (rel[0] == '/' || !dir || !*dir) return mhgi_strdup(rel);
+    if (rel[0] == '/' || !dir || !*dir) return mhgi_pol_strdup(rel);
     size_t a = strlen(dir), b = strlen(rel);
     char *s = malloc(a + b + 2);
     if (!s) return NULL;
@@ -306,10 +306,10 @@ char *mhgi_path_join(const char *dir, const char *rel) {
     return s;
 }
 
-char *mhgi_dirname(const char *path) {
+char *mhgi_pol_dirname(const char *path) {
     const char *slash = strrchr(path, '/');
-    if (!slash) return mhgi_strdup(".");
-    if (slash == path) return mhgi_strdup("/");
+    if (!slash) return mhgi_pol_strdup(".");
+    if (slash == path) return mhgi_pol_strdup("/");
     size_t n = (size_t)(slash - path);
     char *s = malloc(n + 1);
     if (!s) return NULL;
@@ -318,7 +318,7 @@ char *mhgi_dirname(const char *path) {
     return s;
 }
 
-const char *mhgi_default_data_dir(void) {
+const char *mhgi_pol_default_data_dir(void) {
     const char *env = getenv("MHG_DATA_DIR");
     if (env && *env) return env;
     struct stat st;
@@ -326,7 +326,7 @@ const char *mhgi_default_data_dir(void) {
     return MHG_INSTALL_DATA_DIR;
 }
 
-unsigned mhgi_edit_distance(const char *a, const char *b) {
+unsigned mhgi_pol_edit_distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) return UINT_MAX;
     unsigned prev[65], cur[65];
@@ -345,14 +345,14 @@ unsigned mhgi_edit_distance(const char *a, const char *b) {
 
 /* --------------------------------------------------------------- sbuf */
 
-void mhgi_sb_init(mhgi_sbuf *b, size_t max) {
+void mhgi_pol_sb_init(mhgi_pol_sbuf *b, size_t max) {
     b->s = NULL;
     b->len = b->cap = 0;
     b->max = max;
     b->oom = 0;
 }
 
-void mhgi_sb_add(mhgi_sbuf *b, const char *s, size_t n) {
+void mhgi_pol_sb_add(mhgi_pol_sbuf *b, const char *s, size_t n) {
     if (b->oom) return;
     if (b->len + n + 1 > b->max) {
         b->oom = 1;
@@ -381,9 +381,9 @@ void mhgi_sb_add(mhgi_sbuf *b, const char *s, size_t n) {
     b->s[b->len] = '\0';
 }
 
-void mhgi_sb_adds(mhgi_sbuf *b, const char *s) { mhgi_sb_add(b, s, strlen(s)); }
+void mhgi_pol_sb_adds(mhgi_pol_sbuf *b, const char *s) { mhgi_pol_sb_add(b, s, strlen(s)); }
 
-void mhgi_sb_printf(mhgi_sbuf *b, const char *fmt, ...) {
+void mhgi_pol_sb_printf(mhgi_pol_sbuf *b, const char *fmt, ...) {
     char tmp[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -393,16 +393,16 @@ void mhgi_sb_printf(mhgi_sbuf *b, const char *fmt, ...) {
         b->oom = 1;
         return;
     }
-    mhgi_sb_add(b, tmp, (size_t)n);
+    mhgi_pol_sb_add(b, tmp, (size_t)n);
 }
 
-char *mhgi_sb_take(mhgi_sbuf *b, size_t *len) {
+char *mhgi_pol_sb_take(mhgi_pol_sbuf *b, size_t *len) {
     if (b->oom) {
-        mhgi_sb_free(b);
+        mhgi_pol_sb_free(b);
         if (len) *len = 0;
         return NULL;
     }
-    if (!b->s) mhgi_sb_add(b, "", 0);
+    if (!b->s) mhgi_pol_sb_add(b, "", 0);
     if (b->oom) return NULL;
     char *s = b->s;
     if (len) *len = b->len;
@@ -411,7 +411,7 @@ char *mhgi_sb_take(mhgi_sbuf *b, size_t *len) {
     return s;
 }
 
-void mhgi_sb_free(mhgi_sbuf *b) {
+void mhgi_pol_sb_free(mhgi_pol_sbuf *b) {
     if (b->s) {
         mhg_memzero(b->s, b->cap);
         free(b->s);
