@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
-[ -x scripts/test-services.sh ] && scripts/test-services.sh start
+# Start PostgreSQL and export its URL so the PostgreSQL backend tests run.
+eval "export $(scripts/test-services.sh start | grep '^MHG_TEST_PG_URL=')"
+export MHG_REQUIRE_PG=1   # a PostgreSQL test that finds no URL fails instead of skipping
 jobs=$(nproc)
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -60,7 +60,16 @@ static int admin_sql(const char *fmt, ...) {
 static int group_setup(void **state) {
     (void)state;
     base_url = getenv("MHG_TEST_PG_URL");
-    if (!base_url || !*base_url) return 0;
+    if (!base_url || !*base_url) {
+        /* CI (scripts/test.sh) starts PostgreSQL and sets MHG_REQUIRE_PG:
+         * there a missing URL is a failure, not a skip. */
+        const char *req = getenv("MHG_REQUIRE_PG");
+        if (req && *req && strcmp(req, "0") != 0) {
+            fprintf(stderr, "MHG_REQUIRE_PG is set but MHG_TEST_PG_URL is not\n");
+            return -1;
+        }
+        return 0;
+    }
     snprintf(schema, sizeof schema, "mhg_test_%ld", (long)getpid());
     if (admin_sql("DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema) != 0)
         return -1;
