@@ -3,7 +3,7 @@
  * a hash chain kept in the store.
  *
  * Record: canonical JSON (keys sorted, no whitespace, ASCII only with \uXXXX
- * escapes, integers only) holding the event fields below plus "seq" and
+ * escapes in upper-case hex, integers only) holding the event fields below plus "seq" and
  * "v" (format version). No message content is ever part of a record.
  * Chain: hash[n] = BLAKE2b-256(prev_hash[n] (32 raw bytes) || record[n]),
  * prev_hash[n] = hash[n-1], prev_hash[1] = 32 zero bytes. Hashes are shown
@@ -64,8 +64,11 @@ typedef struct mhg_audit_event {
 /*
  * Append ev to the chain. hash_hex_out (may be NULL) receives the new
  * record's hash. Errors: MHG_ERR_INVALID (missing event, JSON field that is
- * not an array of short strings), MHG_ERR_TOO_BIG, MHG_ERR_STORE (the
- * caller must fail closed: the decision was not recorded).
+ * not an array of short strings), MHG_ERR_TOO_BIG, MHG_ERR_UTF8 - these are
+ * caller bugs found before the store is touched, so mhg_store_errmsg() has
+ * no detail for them - and MHG_ERR_STORE (message in mhg_store_errmsg();
+ * the caller must fail closed: nothing was recorded). The chain is never
+ * extended from a malformed (tampered) head.
  */
 MHG_NODISCARD mhg_status mhg_audit_append(mhg_store *store, const mhg_audit_event *ev,
                                           char hash_hex_out[MHG_AUDIT_HASH_HEX]);

@@ -953,6 +953,25 @@ mhg_status mhg_store_conv_purge(mhg_store *store, int64_t before_ms, int64_t *de
 
 /* ---- audit rows -------------------------------------------------------- */
 
+/* Wraps the caller's builder so that its failure leaves a message too. */
+typedef struct build_tramp {
+    mhg_store_audit_build_fn build;
+    void *ctx;
+} build_tramp;
+
+static mhg_status tramp_build(void *ctx, int64_t seq, const char *prev_hash, char **record_out,
+                              char hash_out[MHG_STORE_HASH_HEX]) {
+    build_tramp *t = ctx;
+    mhg_status st = t->build(t->ctx, seq, prev_hash, record_out, hash_out);
+    if (st == MHG_ERR_STORE)
+        mhgi_store_error("cannot extend the audit chain after record %lld: its stored hash is "
+                         "malformed (tampering?); run `mhguard audit verify`",
+                         (long long)(seq - 1));
+    else if (st != MHG_OK)
+        mhgi_store_error("cannot build audit record %lld: %s", (long long)seq, mhg_strerror(st));
+    return st;
+}
+
 mhg_status mhg_store_audit_append(mhg_store *store, const mhg_store_decision *decision,
                                   mhg_store_audit_build_fn build, void *ctx, int64_t *seq_out) {
     if (seq_out) *seq_out = 0;
@@ -967,7 +986,8 @@ mhg_status mhg_store_audit_append(mhg_store *store, const mhg_store_decision *de
     void *c;
     if ((st = begin_op(store, 1, &c)) == MHG_OK) {
         int64_t seq = 0;
-        st = store->ops->xAuditAppend(c, decision, cats, evid, build, ctx, &seq);
+        build_tramp t = {build, ctx};
+        st = store->ops->xAuditAppend(c, decision, cats, evid, tramp_build, &t, &seq);
         end_op(store, 1, c);
         if (st == MHG_OK && seq_out) *seq_out = seq;
     }

@@ -427,6 +427,7 @@ static void test_append_refuses_malformed_head(void **state) {
     tamper(f->db, "UPDATE audit_log SET hash = 'zz' WHERE seq = 2");
     mhg_audit_event ev = {.event = "decision"};
     assert_int_equal(mhg_audit_append(f->store, &ev, NULL), MHG_ERR_STORE);
+    assert_non_null(strstr(mhg_store_errmsg(f->store), "after record 2"));
     int64_t seq;
     assert_int_equal(mhg_audit_head(f->store, &seq, NULL), MHG_OK);
     assert_int_equal(seq, 2);
