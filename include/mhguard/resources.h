@@ -29,7 +29,7 @@ typedef struct mhg_resources mhg_resources;
 typedef struct mhg_crisis_line {
     const char *name;      /* "988 Suicide & Crisis Lifeline" */
     const char *phone;     /* "988"; NULL if no voice line */
-    const char *sms;       /* "Text HOME to 741741"; NULL if no text line */
+    const char *sms;       /* "HOME to 741741" (after the label "text"); NULL if none */
     const char *chat_url;  /* "https://988lifeline.org/chat"; NULL if none */
     const char *url;       /* the service's web page; NULL if none */
     const char *hours;     /* "24/7" or "Mon-Fri 9-17"; never NULL ("unknown") */

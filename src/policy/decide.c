@@ -135,6 +135,9 @@ mhg_status mhg_policy_decide(const mhg_policy *p, const mhg_verdict *v,
     if (v->risk >= MHG_LEVEL_HIGH) raise_to(&pk, MHG_ACTION_ESCALATE, "floor_high");
     if (v->risk >= MHG_LEVEL_MODERATE) raise_to(&pk, MHG_ACTION_SUPPORT, "floor_moderate");
 
+    /* before the thresholds, so the audit names this rule when they agree */
+    if (minor && v->categories[MHG_CAT_ABUSE].level >= MHG_LEVEL_LOW)
+        raise_to(&pk, MHG_ACTION_ESCALATE, "minor_abuse_disclosure");
     raise_to(&pk, th_action(&p->adult, v->risk, v->score), "threshold");
     for (int c = 0; c < MHG_CAT_COUNT; c++) {
         const mhg_category_result *cr = &v->categories[c];
@@ -142,11 +145,7 @@ mhg_status mhg_policy_decide(const mhg_policy *p, const mhg_verdict *v,
         raise_to(&pk, th_action(&p->category[c], cr->level, cr->score), "category_threshold");
         if (minor) raise_to(&pk, th_action(&p->minor, cr->level, cr->score), "minor_threshold");
     }
-    if (minor) {
-        raise_to(&pk, th_action(&p->minor, v->risk, v->score), "minor_threshold");
-        if (v->categories[MHG_CAT_ABUSE].level >= MHG_LEVEL_LOW)
-            raise_to(&pk, MHG_ACTION_ESCALATE, "minor_abuse_disclosure");
-    }
+    if (minor) raise_to(&pk, th_action(&p->minor, v->risk, v->score), "minor_threshold");
     out->action = pk.action;
     out->reason = pk.reason;
 

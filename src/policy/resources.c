@@ -609,6 +609,10 @@ static size_t digits_of(const char *s, char *out, size_t cap) {
     return n;
 }
 
+static int is_num_sep(char c) {
+    return c == ' ' || c == '-' || c == '.' || c == ')' || c == '(' || c == '/';
+}
+
 /* Does text contain the digit string want as a whole number, allowing
  * single separators (space - . ( ) /) between digits? */
 static int has_number(const char *text, size_t len, const char *want) {
@@ -622,10 +626,12 @@ static int has_number(const char *text, size_t len, const char *want) {
         while (j < len && k + 1 < sizeof num) {
             if (isdigit((unsigned char)text[j])) {
                 num[k++] = text[j++];
-            } else if ((text[j] == ' ' || text[j] == '-' || text[j] == '.' || text[j] == ')' ||
-                        text[j] == '(' || text[j] == '/') &&
-                       j + 1 < len && isdigit((unsigned char)text[j + 1])) {
-                j++;
+            } else if (is_num_sep(text[j]) && j + 1 < len &&
+                       (isdigit((unsigned char)text[j + 1]) ||
+                        (is_num_sep(text[j + 1]) && j + 2 < len &&
+                         isdigit((unsigned char)text[j + 2])))) {
+                /* "1 (866) 488-7386": up to two separators between digits */
+                j += isdigit((unsigned char)text[j + 1]) ? 1 : 2;
             } else {
                 break;
             }
