@@ -40,9 +40,19 @@ int mhgi_norm_script(uint32_t cp) {
     if (cp < 0x80) {
         return ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') ? MHGI_S_LATIN : MHGI_S_NONE;
     }
-    /* Generic combining marks belong to no script: they take their base's. */
-    if (cp >= 0x0300 && cp <= 0x036F) return MHGI_S_NONE;
-    if (cp < 0x0370) return in_ranges(cp, latin_ranges, NELEM(latin_ranges)) ? MHGI_S_LATIN : MHGI_S_NONE;
+    /* Hot path first: the blocks chat text lives in, by comparison only. */
+    if (cp < 0x0300) return in_ranges(cp, latin_ranges, 7) ? MHGI_S_LATIN : MHGI_S_NONE;
+    if (cp < 0x0370) return MHGI_S_NONE; /* generic combining marks: the base's script */
+    if (cp < 0x0400) return MHGI_S_GREEK;
+    if (cp < 0x0530) return MHGI_S_CYRILLIC;
+    if (cp < 0x0600) return MHGI_S_OTHER; /* Armenian, Hebrew */
+    if (cp < 0x0900) {
+        return (cp < 0x0700 || (cp >= 0x0750 && cp < 0x0780) || cp >= 0x08A0) ? MHGI_S_ARABIC
+                                                                            : MHGI_S_OTHER;
+    }
+    if (cp < 0x1C80) return MHGI_S_OTHER; /* Indic, Thai, Georgian, Hangul jamo... */
+    if (cp >= 0x3000 && cp < 0xA640) return MHGI_S_OTHER; /* CJK, kana, Hangul */
+    if (cp >= 0xAC00 && cp < 0xD800) return MHGI_S_OTHER; /* Hangul syllables */
     if (in_ranges(cp, cyrillic_ranges, NELEM(cyrillic_ranges))) return MHGI_S_CYRILLIC;
     if (in_ranges(cp, greek_ranges, NELEM(greek_ranges))) return MHGI_S_GREEK;
     if (in_ranges(cp, latin_ranges, NELEM(latin_ranges))) return MHGI_S_LATIN;
@@ -77,6 +87,8 @@ static const range always_stripped_marks[] = {
 
 int mhgi_norm_mark_always_stripped(uint32_t cp) {
     if (cp < 0x0300) return 0;
+    if (cp <= 0x036F) return 1;
+    if (cp < 0x064B || (cp > 0x08FF && cp < 0x1AB0)) return 0; /* Indic, Thai... */
     return in_ranges(cp, always_stripped_marks, NELEM(always_stripped_marks));
 }
 

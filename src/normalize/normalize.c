@@ -151,10 +151,9 @@ static int latin_fold(uint32_t cp, uint32_t out[2]) {
     }
 }
 
-/* Class, script and combining class of a non-ASCII code point. Returns 0
- * when the code point is to be dropped. */
-static int classify_cp(uint32_t cp, mhgi_unit *x) {
-    const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
+/* Class, script and combining class of a non-ASCII code point from its
+ * properties. Returns 0 when the code point is to be dropped. */
+static int classify_prop(uint32_t cp, const utf8proc_property_t *p, mhgi_unit *x) {
     x->ccc = (uint8_t)p->combining_class;
     x->script = MHGI_S_NONE;
     switch (p->category) {
@@ -182,6 +181,10 @@ static int classify_cp(uint32_t cp, mhgi_unit *x) {
         x->cls = MHGI_C_OTHER;
         return 1;
     }
+}
+
+static int classify_cp(uint32_t cp, mhgi_unit *x) {
+    return classify_prop(cp, utf8proc_get_property((utf8proc_int32_t)cp), x);
 }
 
 void mhgi_norm_set_class(mhgi_unit *x) {
@@ -214,6 +217,7 @@ static inline void push_ascii(struct mhg_norm_work *w, unsigned c, uint32_t s, u
     if (cls == A_DROP) return;
     if (cls == MHGI_C_LETTER) {
         push(w, c | 0x20u, s, e, MHGI_C_LETTER, MHGI_S_LATIN, 0);
+        w->seen |= MHGI_SEEN_LATIN;
         return;
     }
     if (cls == MHGI_C_DIGIT || c == '@' || c == '$' || c == '!' || c == '|')
@@ -223,7 +227,32 @@ static inline void push_ascii(struct mhg_norm_work *w, unsigned c, uint32_t s, u
     push(w, c, s, e, cls, MHGI_S_NONE, 0);
 }
 
-/* One code point that came out of folding (or needed none). */
+/* A non-ASCII code point that needs no (more) folding, with its properties
+ * (special_map() already applied). */
+static void push_classified(struct mhg_norm_work *w, uint32_t cp, const utf8proc_property_t *p,
+                            uint32_t s, uint32_t e) {
+    uint32_t lf[2];
+    int nlf = latin_fold(cp, lf);
+    if (nlf > 0) {
+        for (int k = 0; k < nlf; k++) push(w, lf[k], s, e, MHGI_C_LETTER, MHGI_S_LATIN, 0);
+        w->seen |= MHGI_SEEN_LATIN;
+        return;
+    }
+    mhgi_unit x;
+    if (!classify_prop(cp, p, &x)) return;
+    if (x.cls == MHGI_C_SPACE) {
+        push(w, ' ', s, e, MHGI_C_SPACE, MHGI_S_NONE, 0);
+        return;
+    }
+    if (x.cls == MHGI_C_MARK || mhgi_norm_hangul_vt(cp)) w->seen |= MHGI_SEEN_MARK;
+    if (x.cls == MHGI_C_LETTER) {
+        if (x.script == MHGI_S_CYRILLIC || x.script == MHGI_S_GREEK) w->seen |= MHGI_SEEN_CYRGRK;
+        else if (x.script == MHGI_S_LATIN) w->seen |= MHGI_SEEN_LATIN;
+    }
+    push(w, cp, s, e, x.cls, x.script, x.ccc);
+}
+
+/* One code point that came out of folding. */
 static void push_folded(struct mhg_norm_work *w, uint32_t cp, uint32_t s, uint32_t e) {
     if (cp < 0x80) {
         push_ascii(w, cp, s, e);
@@ -239,22 +268,7 @@ static void push_folded(struct mhg_norm_work *w, uint32_t cp, uint32_t s, uint32
         push_ascii(w, m, s, e);
         return;
     }
-    uint32_t lf[2];
-    int nlf = latin_fold(cp, lf);
-    if (nlf > 0) {
-        for (int k = 0; k < nlf; k++) push(w, lf[k], s, e, MHGI_C_LETTER, MHGI_S_LATIN, 0);
-        return;
-    }
-    mhgi_unit x;
-    if (!classify_cp(cp, &x)) return;
-    if (x.cls == MHGI_C_SPACE) {
-        push(w, ' ', s, e, MHGI_C_SPACE, MHGI_S_NONE, 0);
-        return;
-    }
-    if (x.cls == MHGI_C_MARK || mhgi_norm_hangul_vt(cp)) w->seen |= MHGI_SEEN_MARK;
-    if (x.cls == MHGI_C_LETTER && (x.script == MHGI_S_CYRILLIC || x.script == MHGI_S_GREEK))
-        w->seen |= MHGI_SEEN_CYRGRK;
-    push(w, cp, s, e, x.cls, x.script, x.ccc);
+    push_classified(w, cp, utf8proc_get_property((utf8proc_int32_t)cp), s, e);
 }
 
 /* Non-ASCII source code point: NFKC + case fold it through utf8proc unless
@@ -272,7 +286,7 @@ static mhg_status push_source(struct mhg_norm_work *w, uint32_t cp, uint32_t s, 
     }
     const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
     if (p->decomp_seqindex == UINT16_MAX && p->casefold_seqindex == UINT16_MAX) {
-        push_folded(w, cp, s, e); /* nothing for NFKC or case folding to do */
+        push_classified(w, cp, p, s, e); /* nothing for NFKC or case folding to do */
         return MHG_OK;
     }
     utf8proc_int32_t buf[32];
@@ -454,7 +468,9 @@ mhg_status mhg_normalize(const char *text, size_t len, mhg_norm_mode mode,
     if (st == MHG_OK && (w->seen & MHGI_SEEN_MARK)) st = mhgi_norm_marks(w);
     if (st == MHG_OK) {
         if (mode == MHG_NORM_TEXT) mhgi_norm_join(w);
-        if (w->seen & MHGI_SEEN_CYRGRK) mhgi_norm_homoglyphs(w);
+        /* Homoglyph folding only ever maps between Latin and Cyrillic/Greek:
+         * text without both has nothing to fold. */
+        if ((w->seen & MHGI_SEEN_CYRGRK) && (w->seen & MHGI_SEEN_LATIN)) mhgi_norm_homoglyphs(w);
         if (mode == MHG_NORM_TEXT && (w->seen & MHGI_SEEN_LEET)) mhgi_norm_leet(w);
         st = encode(w, out);
     }

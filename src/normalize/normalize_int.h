@@ -48,6 +48,7 @@ enum {
     MHGI_SEEN_MARK = 1u << 0,    /* a mark or a Hangul V/T jamo */
     MHGI_SEEN_CYRGRK = 1u << 1,  /* a Cyrillic or Greek letter */
     MHGI_SEEN_LEET = 1u << 2,    /* an ASCII digit or @ $ ! | */
+    MHGI_SEEN_LATIN = 1u << 3,   /* a Latin letter */
 };
 
 struct mhg_norm_work {
