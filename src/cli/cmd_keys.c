@@ -171,10 +171,12 @@ int mhg_cmd_keys(int argc, char **argv) {
         {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *data_dir = NULL, *url = NULL, *role = NULL, *label = NULL;
-    int json = 0, c;
+    int json = 0;
     optind = 1;
     opterr = 1;
-    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+    for (;;) {
+        int c = getopt_long(argc - 1, argv + 1, "h", opts, NULL);
+        if (c == -1) break;
         switch (c) {
         case 'd': data_dir = optarg; break;
         case 's': url = optarg; break;

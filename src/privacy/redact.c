@@ -390,14 +390,22 @@ mhg_status mhg_privacy_redact(const char *text, size_t len, char **out, size_t *
     unsigned found = 0;
     size_t i = 0, lit = 0; /* [lit, i) is pending literal text */
     while (i < len) {
-        size_t m = 0;
-        unsigned kind = 0;
-        if ((m = match_url(s, len, i))) kind = MHG_PII_URL;
-        else if ((m = match_email(s, len, i))) kind = MHG_PII_EMAIL;
-        else if ((m = match_ipv4(s, len, i))) kind = MHG_PII_IP;
-        else if ((m = match_ipv6(s, len, i))) kind = MHG_PII_IP;
-        else if ((m = match_digits(s, len, i, &kind))) (void)0;
-        else if ((m = match_handle(s, len, i))) kind = MHG_PII_HANDLE;
+        unsigned kind = MHG_PII_URL;
+        size_t m = match_url(s, len, i);
+        if (!m) {
+            kind = MHG_PII_EMAIL;
+            m = match_email(s, len, i);
+        }
+        if (!m) {
+            kind = MHG_PII_IP;
+            m = match_ipv4(s, len, i);
+        }
+        if (!m) m = match_ipv6(s, len, i);
+        if (!m) m = match_digits(s, len, i, &kind); /* sets kind when it matches */
+        if (!m) {
+            kind = MHG_PII_HANDLE;
+            m = match_handle(s, len, i);
+        }
         if (!m) {
             i++;
             continue;

@@ -246,7 +246,8 @@ static mhg_status pg_migrate(void *conn, const mhgi_store_cfg *cfg) {
                          v, MHG_STORE_SCHEMA_VERSION);
         return MHG_ERR_STORE;
     }
-    if ((st = exec_simple(c, "BEGIN", "begin")) != MHG_OK) return st;
+    st = exec_simple(c, "BEGIN", "begin");
+    if (st != MHG_OK) return st;
     char lock[96];
     snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)PG_MIGRATION_LOCK);
     st = exec_simple(c, lock, "take migration lock");
@@ -707,7 +708,7 @@ static mhg_status pg_audit_iterate(void *conn, int64_t from, mhg_store_audit_row
     PQsetSingleRowMode(c->pg);
     int stopped = 0;
     PGresult *r;
-    while ((r = PQgetResult(c->pg)) != NULL) {
+    for (r = PQgetResult(c->pg); r; r = PQgetResult(c->pg)) {
         ExecStatusType es = PQresultStatus(r);
         if (es == PGRES_SINGLE_TUPLE && !stopped && st == MHG_OK) {
             mhg_store_audit_row row;

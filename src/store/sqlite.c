@@ -446,7 +446,8 @@ static mhg_status sq_migrate(void *conn, const mhgi_store_cfg *cfg) {
                              cfg->target, v, MHG_STORE_SCHEMA_VERSION);
         return MHG_ERR_STORE;
     }
-    if ((st = begin_write(c)) != MHG_OK) return st;
+    st = begin_write(c);
+    if (st != MHG_OK) return st;
     /* Re-read inside the write lock: another process may have migrated. */
     st = exec_sql(c, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY, "
                      "applied_ms INTEGER NOT NULL)",
@@ -607,8 +608,8 @@ static mhg_status sq_review_list(void *conn, const char *state, size_t limit, in
         sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
     }
     json_t *a = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) json_array_append_new(a, review_row(s));
+    int rc = sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) json_array_append_new(a, review_row(s));
     mhg_status st = MHG_OK;
     if (rc != SQLITE_DONE) {
         st = sq_fail(c, "list review items");
@@ -793,8 +794,8 @@ static mhg_status sq_key_list(void *conn, json_t **out) {
     sqlite3_stmt *s = q(c, Q_KEY_LIST);
     if (!s) return MHG_ERR_STORE;
     json_t *a = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    int rc = sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
         json_t *j = json_object();
         json_object_set_new(j, "id", col_json_int(s, 0));
         json_object_set_new(j, "role", col_json_text(s, 1));
@@ -945,8 +946,8 @@ static mhg_status sq_audit_iterate(void *conn, int64_t from, mhg_store_audit_row
         return MHG_ERR_STORE;
     }
     sqlite3_bind_int64(s, 1, from);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    int rc = sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
         mhg_store_audit_row row;
         row.seq = sqlite3_column_int64(s, 0);
         row.prev_hash = col_text(s, 1) ? col_text(s, 1) : "";

@@ -195,15 +195,24 @@ static mhg_status check_decision(const mhg_store_decision *d, char **cats, char 
         mhgi_store_error("decision is NULL");
         return MHG_ERR_INVALID;
     }
-    if ((st = check_field("decision_id", d->decision_id, 1)) != MHG_OK) return st;
-    if ((st = check_field("request_id", d->request_id, 1)) != MHG_OK) return st;
-    if ((st = check_field("user", d->user, 0)) != MHG_OK) return st;
-    if ((st = check_field("conversation", d->conversation, 0)) != MHG_OK) return st;
-    if ((st = check_field("engine_version", d->engine_version, 0)) != MHG_OK) return st;
-    if ((st = check_field("lexicon_version", d->lexicon_version, 0)) != MHG_OK) return st;
-    if ((st = check_field("model_version", d->model_version, 0)) != MHG_OK) return st;
-    if ((st = check_field("policy_version", d->policy_version, 0)) != MHG_OK) return st;
-    if ((st = check_field("actor", d->actor, 0)) != MHG_OK) return st;
+    st = check_field("decision_id", d->decision_id, 1);
+    if (st != MHG_OK) return st;
+    st = check_field("request_id", d->request_id, 1);
+    if (st != MHG_OK) return st;
+    st = check_field("user", d->user, 0);
+    if (st != MHG_OK) return st;
+    st = check_field("conversation", d->conversation, 0);
+    if (st != MHG_OK) return st;
+    st = check_field("engine_version", d->engine_version, 0);
+    if (st != MHG_OK) return st;
+    st = check_field("lexicon_version", d->lexicon_version, 0);
+    if (st != MHG_OK) return st;
+    st = check_field("model_version", d->model_version, 0);
+    if (st != MHG_OK) return st;
+    st = check_field("policy_version", d->policy_version, 0);
+    if (st != MHG_OK) return st;
+    st = check_field("actor", d->actor, 0);
+    if (st != MHG_OK) return st;
     if (!d->kind || (strcmp(d->kind, "user_message") && strcmp(d->kind, "ai_reply"))) {
         mhgi_store_error("field 'kind' must be \"user_message\" or \"ai_reply\"");
         return MHG_ERR_INVALID;
@@ -213,13 +222,16 @@ static mhg_status check_decision(const mhg_store_decision *d, char **cats, char 
         mhgi_store_error("field 'risk' must be a risk level name (none..imminent)");
         return MHG_ERR_INVALID;
     }
-    if ((st = check_code("action", d->action, 1)) != MHG_OK) return st;
+    st = check_code("action", d->action, 1);
+    if (st != MHG_OK) return st;
     if (d->time_ms <= 0) {
         mhgi_store_error("field 'time_ms' must be a positive epoch time in ms");
         return MHG_ERR_INVALID;
     }
-    if ((st = canon_array("categories_json", d->categories_json, cats)) != MHG_OK) return st;
-    if ((st = canon_array("evidence_json", d->evidence_json, evid)) != MHG_OK) {
+    st = canon_array("categories_json", d->categories_json, cats);
+    if (st != MHG_OK) return st;
+    st = canon_array("evidence_json", d->evidence_json, evid);
+    if (st != MHG_OK) {
         free(*cats);
         *cats = NULL;
         return st;
@@ -321,13 +333,16 @@ static mhg_status parse_url(const char *url, mhgi_store_cfg *cfg,
                 st = MHG_ERR_INVALID;
             }
         } else if (!strcmp(q, "pool")) {
-            if ((st = parse_int_opt(q, eq, 1, MHGI_POOL_MAX, &v, err, errlen)) == MHG_OK)
+            st = parse_int_opt(q, eq, 1, MHGI_POOL_MAX, &v, err, errlen);
+            if (st == MHG_OK)
                 cfg->pool = (int)v;
         } else if (!strcmp(q, "busy_ms")) {
-            if ((st = parse_int_opt(q, eq, 0, 600000, &v, err, errlen)) == MHG_OK)
+            st = parse_int_opt(q, eq, 0, 600000, &v, err, errlen);
+            if (st == MHG_OK)
                 cfg->busy_ms = (int)v;
         } else if (!strcmp(q, "max_pages")) {
-            if ((st = parse_int_opt(q, eq, 1, LONG_MAX, &v, err, errlen)) == MHG_OK)
+            st = parse_int_opt(q, eq, 1, LONG_MAX, &v, err, errlen);
+            if (st == MHG_OK)
                 cfg->max_pages = v;
         } else if (!strcmp(q, "sync")) {
             if (!strcmp(eq, "full")) cfg->sync_full = 1;
@@ -565,7 +580,8 @@ mhg_status mhg_store_decision_get(mhg_store *store, const char *decision_id, cha
     mhg_status st = check_field("decision_id", decision_id, 1);
     if (st != MHG_OK) return st;
     void *c;
-    if ((st = begin_op(store, 0, &c)) != MHG_OK) return st;
+    st = begin_op(store, 0, &c);
+    if (st != MHG_OK) return st;
     json_t *j = NULL;
     st = store->ops->xDecisionGet(c, decision_id, &j);
     end_op(store, 0, c);
@@ -597,19 +613,22 @@ mhg_status mhg_store_review_enqueue(mhg_store *store, const mhg_store_review_ite
     }
     mhg_status st;
     mhg_level lv;
-    if ((st = check_field("decision_id", item->decision_id, 1)) != MHG_OK) return st;
+    st = check_field("decision_id", item->decision_id, 1);
+    if (st != MHG_OK) return st;
     if (!item->level || mhg_level_parse(item->level, &lv) != MHG_OK) {
         mhgi_store_error("field 'level' must be a risk level name (none..imminent)");
         return MHG_ERR_INVALID;
     }
-    if ((st = check_code("reason", item->reason, 0)) != MHG_OK) return st;
+    st = check_code("reason", item->reason, 0);
+    if (st != MHG_OK) return st;
     if (item->sla_due_ms <= 0) {
         mhgi_store_error("field 'sla_due_ms' must be a positive epoch time in ms");
         return MHG_ERR_INVALID;
     }
     int64_t now = item->created_ms > 0 ? item->created_ms : mhg_store_now_ms();
     void *c;
-    if ((st = begin_op(store, 1, &c)) != MHG_OK) return st;
+    st = begin_op(store, 1, &c);
+    if (st != MHG_OK) return st;
     int64_t id = 0;
     st = store->ops->xReviewEnqueue(c, item, now, &id);
     end_op(store, 1, c);
@@ -668,7 +687,8 @@ mhg_status mhg_store_review_claim(mhg_store *store, int64_t id, const char *revi
     mhg_status st = check_field("reviewer", reviewer, 1);
     if (st != MHG_OK) return st;
     void *c;
-    if ((st = begin_op(store, 1, &c)) != MHG_OK) return st;
+    st = begin_op(store, 1, &c);
+    if (st != MHG_OK) return st;
     st = store->ops->xReviewClaim(c, id, reviewer, mhg_store_now_ms());
     end_op(store, 1, c);
     return st;
@@ -678,8 +698,10 @@ mhg_status mhg_store_review_resolve(mhg_store *store, int64_t id, const char *re
                                     const char *outcome, const char *note) {
     clear_error();
     mhg_status st;
-    if ((st = check_field("reviewer", reviewer, 1)) != MHG_OK) return st;
-    if ((st = check_code("outcome", outcome, 1)) != MHG_OK) return st;
+    st = check_field("reviewer", reviewer, 1);
+    if (st != MHG_OK) return st;
+    st = check_code("outcome", outcome, 1);
+    if (st != MHG_OK) return st;
     if (note) {
         size_t n = strlen(note);
         if (n > MHG_STORE_NOTE_MAX) {
@@ -692,7 +714,8 @@ mhg_status mhg_store_review_resolve(mhg_store *store, int64_t id, const char *re
         }
     }
     void *c;
-    if ((st = begin_op(store, 1, &c)) != MHG_OK) return st;
+    st = begin_op(store, 1, &c);
+    if (st != MHG_OK) return st;
     st = store->ops->xReviewResolve(c, id, reviewer, outcome, note, mhg_store_now_ms());
     end_op(store, 1, c);
     return st;
@@ -891,7 +914,8 @@ mhg_status mhg_store_conv_get(mhg_store *store, const char *conversation, char *
     mhg_status st = check_field("conversation", conversation, 1);
     if (st != MHG_OK) return st;
     void *c;
-    if ((st = begin_op(store, 0, &c)) != MHG_OK) return st;
+    st = begin_op(store, 0, &c);
+    if (st != MHG_OK) return st;
     size_t n = 0;
     st = store->ops->xConvGet(c, conversation, json_out, &n);
     end_op(store, 0, c);
@@ -922,7 +946,8 @@ mhg_status mhg_store_conv_put(mhg_store *store, const char *conversation, const 
         return MHG_ERR_UTF8;
     }
     void *c;
-    if ((st = begin_op(store, 1, &c)) != MHG_OK) return st;
+    st = begin_op(store, 1, &c);
+    if (st != MHG_OK) return st;
     st = store->ops->xConvPut(c, conversation, json, len, mhg_store_now_ms());
     end_op(store, 1, c);
     return st;
@@ -933,7 +958,8 @@ mhg_status mhg_store_conv_delete(mhg_store *store, const char *conversation) {
     mhg_status st = check_field("conversation", conversation, 1);
     if (st != MHG_OK) return st;
     void *c;
-    if ((st = begin_op(store, 1, &c)) != MHG_OK) return st;
+    st = begin_op(store, 1, &c);
+    if (st != MHG_OK) return st;
     st = store->ops->xConvDelete(c, conversation);
     end_op(store, 1, c);
     return st;
@@ -984,7 +1010,8 @@ mhg_status mhg_store_audit_append(mhg_store *store, const mhg_store_decision *de
     mhg_status st;
     if (decision && (st = check_decision(decision, &cats, &evid)) != MHG_OK) return st;
     void *c;
-    if ((st = begin_op(store, 1, &c)) == MHG_OK) {
+    st = begin_op(store, 1, &c);
+    if (st == MHG_OK) {
         int64_t seq = 0;
         build_tramp t = {build, ctx};
         st = store->ops->xAuditAppend(c, decision, cats, evid, tramp_build, &t, &seq);
