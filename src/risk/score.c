@@ -1,0 +1,261 @@
+/*
+ * score.c - per-category scores and levels from evidence items.
+ *
+ * Score: noisy-OR of the item weights, 1 - prod(1 - w), counting each
+ * lexicon entry once (its strongest occurrence), so that independent
+ * signals accumulate but a phrase repeated three times does not.
+ *
+ * Level, suicide (and any category whose entries carry C-SSRS facets):
+ * a facet's strength is the noisy-OR of its items. A facet at full strength
+ * (>= 0.5) gives its screener level, a weak one (>= 0.35) one level less:
+ *   wish_dead -> low; ideation -> moderate; past_attempt -> moderate
+ *   (low when the past cue says it was long ago); method, intent, plan,
+ *   preparatory -> high. Escalations: method/intent/plan/preparatory with
+ *   timing or means at hand -> imminent, and so is ideation with both a
+ *   time and the means at hand; ideation or wish_dead with timing or means
+ *   at hand, and a recent attempt (past_attempt with timing) -> high. A timing entry strong enough to state an intent by itself
+ *   ("今夜死ぬ", weight >= 0.65) counts as intent. Timing and means-at-hand
+ *   items alone ("tonight", "the pills are here") never raise a level or a
+ *   score: they only modify other evidence.
+ * Level, other categories: from the strongest item (>= 0.25 low, >= 0.5
+ * moderate, >= 0.75 high; overdose >= 0.9 imminent, an ingestion in
+ * progress); overdose or harm_to_others at high with a timing item ->
+ * imminent. medical_emergency stops at high (the reply is "call emergency
+ * services", the same as high).
+ * Everywhere: the noisy-OR score alone can lift a category to moderate
+ * (several weak signals together), never higher, and only signals without
+ * a context flag count for that; discounted ones lift it to low at most.
+ * third_party_concern: matches moved there by a third-person cue are scored
+ * as if personal, in their own category, and the concern takes the highest
+ * of those levels, capped at high; direct concern entries ("my friend is
+ * suicidal") count from 0.35 as moderate.
+ * Carried items (earlier turns) count like current ones, but imminent needs
+ * something in the current turn: carried evidence alone stops at high.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "risk/risk_int.h"
+
+#define CORE_FACETS                                                                            \
+    (MHG_FACET_WISH_DEAD | MHG_FACET_IDEATION | MHG_FACET_METHOD | MHG_FACET_INTENT |          \
+     MHG_FACET_PLAN | MHG_FACET_PREPARATORY | MHG_FACET_PAST_ATTEMPT)
+#define MOD_FACETS (MHG_FACET_TIMING | MHG_FACET_MEANS_AT_HAND)
+
+typedef struct acc {
+    double core_keep;              /* prod(1 - w) over core and plain items */
+    double clean_keep;             /* the same over items without a context flag */
+    double mod_keep;               /* prod(1 - w) over modifier items */
+    double facet_keep[MHG_FACET_COUNT];
+    double past_flag_keep;         /* past_attempt items from a past cue */
+    double max_plain;              /* strongest item without a facet */
+    double max_core;               /* strongest core item */
+    double max_any;
+    int n, n_current, n_core;
+    unsigned facets_seen;
+} acc;
+
+static void acc_init(acc *a) {
+    memset(a, 0, sizeof *a);
+    a->core_keep = a->clean_keep = a->mod_keep = a->past_flag_keep = 1.0;
+    for (int i = 0; i < MHG_FACET_COUNT; i++) a->facet_keep[i] = 1.0;
+}
+
+static void acc_add(acc *a, const mhgi_item *it) {
+    double w = it->weight;
+    if (w <= 0) return;
+    a->n++;
+    if (!(it->flags & MHG_FLAG_CARRIED)) a->n_current++;
+    if (w > a->max_any) a->max_any = w;
+    unsigned f = it->facet;
+    if (f & MOD_FACETS) {
+        a->mod_keep *= 1.0 - w;
+        a->facet_keep[__builtin_ctz(f)] *= 1.0 - w;
+        return;
+    }
+    a->core_keep *= 1.0 - w;
+    if (!(it->flags & (MHG_FLAG_NEGATED | MHG_FLAG_IDIOM | MHG_FLAG_PAST | MHG_FLAG_HYPOTHETICAL |
+                       MHG_FLAG_INFORMATIONAL)))
+        a->clean_keep *= 1.0 - w;
+    a->n_core++;
+    if (f) {
+        if (f == MHG_FACET_PAST_ATTEMPT && (it->flags & MHG_FLAG_PAST))
+            a->past_flag_keep *= 1.0 - w;
+        else
+            a->facet_keep[__builtin_ctz(f)] *= 1.0 - w;
+        if (w > a->max_core) a->max_core = w;
+    } else if (w > a->max_plain) {
+        a->max_plain = w;
+    }
+}
+
+static mhg_level level_of_weight(double w, mhg_category c) {
+    if (c == MHG_CAT_THIRD_PARTY_CONCERN) {
+        if (w >= MHGI_T_HIGH) return MHG_LEVEL_HIGH;
+        if (w >= 0.35) return MHG_LEVEL_MODERATE;
+        return w >= MHGI_T_LOW ? MHG_LEVEL_LOW : MHG_LEVEL_NONE;
+    }
+    if (c == MHG_CAT_OVERDOSE && w >= MHGI_T_IMMINENT) return MHG_LEVEL_IMMINENT;
+    if (w >= MHGI_T_HIGH) return MHG_LEVEL_HIGH;
+    if (w >= MHGI_T_MODERATE) return MHG_LEVEL_MODERATE;
+    if (w >= MHGI_T_LOW) return MHG_LEVEL_LOW;
+    return MHG_LEVEL_NONE;
+}
+
+static mhg_level maxl(mhg_level a, mhg_level b) { return a > b ? a : b; }
+
+/* Level of a facet from its strength: full, one lower, or none. */
+static mhg_level facet_level(double s, mhg_level full) {
+    if (s >= MHGI_FACET_FULL) return full;
+    if (s >= MHGI_FACET_WEAK && full > MHG_LEVEL_NONE) return (mhg_level)(full - 1);
+    return MHG_LEVEL_NONE;
+}
+
+static const double level_floor[MHG_LEVEL_COUNT] = {0.0, MHGI_T_LOW, MHGI_T_MODERATE, MHGI_T_HIGH,
+                                                    MHGI_T_IMMINENT};
+
+/* Turn an accumulator into a category state. timing_any: strongest timing
+ * strength over every category (a time given anywhere in the message). */
+static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_state *out) {
+    memset(out, 0, sizeof *out);
+    out->n_items = a->n;
+    out->n_current = a->n_current;
+    out->max_weight = a->max_any;
+    double S[MHG_FACET_COUNT];
+    for (int i = 0; i < MHG_FACET_COUNT; i++) S[i] = 1.0 - a->facet_keep[i];
+    double past_flag = 1.0 - a->past_flag_keep;
+    const int iw = __builtin_ctz(MHG_FACET_WISH_DEAD), ii = __builtin_ctz(MHG_FACET_IDEATION),
+              im = __builtin_ctz(MHG_FACET_METHOD), in = __builtin_ctz(MHG_FACET_INTENT),
+              ip = __builtin_ctz(MHG_FACET_PLAN), ir = __builtin_ctz(MHG_FACET_PREPARATORY),
+              ia = __builtin_ctz(MHG_FACET_PAST_ATTEMPT), it = __builtin_ctz(MHG_FACET_TIMING),
+              ih = __builtin_ctz(MHG_FACET_MEANS_AT_HAND);
+    /* A strong timing entry states an intent by itself. */
+    int timing_intent = S[it] >= MHGI_TIMING_INTENT;
+    if (timing_intent && S[it] > S[in]) S[in] = S[it];
+
+    double core = 1.0 - a->core_keep;
+    int has_core = a->n_core > 0 || timing_intent;
+    double score = has_core ? 1.0 - a->core_keep * a->mod_keep : 0.0;
+    if (timing_intent && score < S[it]) score = S[it];
+
+    mhg_level lv = MHG_LEVEL_NONE;
+    /* noisy-OR of several signals: at most moderate, and only signals no
+     * context cue discounted lift it past low ("five years ago I tried to
+     * kill myself, I'm doing well" stays low however it is phrased) */
+    double clean = 1.0 - a->clean_keep;
+    if (clean >= MHGI_T_MODERATE) lv = MHG_LEVEL_MODERATE;
+    else if (core >= MHGI_T_LOW) lv = MHG_LEVEL_LOW;
+    /* items without a facet */
+    mhg_level plain = level_of_weight(a->max_plain, c);
+    int facet_cat = (a->facets_seen & CORE_FACETS) != 0 || c == MHG_CAT_SUICIDE;
+    if (facet_cat && plain > MHG_LEVEL_MODERATE) plain = MHG_LEVEL_MODERATE;
+    lv = maxl(lv, plain);
+
+    /* C-SSRS screener logic over the facets */
+    double timing = S[it] > timing_any ? S[it] : timing_any;
+    int has_timing = timing >= MHGI_TIMING_MIN, has_means = S[ih] >= MHGI_MEANS_MIN;
+    lv = maxl(lv, facet_level(S[iw], MHG_LEVEL_LOW));
+    lv = maxl(lv, facet_level(S[ii], MHG_LEVEL_MODERATE));
+    lv = maxl(lv, facet_level(S[ia], MHG_LEVEL_MODERATE));
+    if (past_flag >= 0.2) lv = maxl(lv, MHG_LEVEL_LOW);
+    double act = S[im];
+    if (S[in] > act) act = S[in];
+    if (S[ip] > act) act = S[ip];
+    if (S[ir] > act) act = S[ir];
+    lv = maxl(lv, facet_level(act, MHG_LEVEL_HIGH));
+    if (act >= MHGI_FACET_FULL && (has_timing || has_means)) lv = maxl(lv, MHG_LEVEL_IMMINENT);
+    if ((S[ii] >= MHGI_FACET_FULL || S[iw] >= MHGI_FACET_FULL) &&
+        (has_timing || S[ih] >= MHGI_FACET_FULL))
+        lv = maxl(lv, MHG_LEVEL_HIGH);
+    /* "I want to kill myself tonight, the pills are right here" */
+    if (S[ii] >= MHGI_FACET_FULL && has_timing && has_means) lv = maxl(lv, MHG_LEVEL_IMMINENT);
+    if (S[ia] >= MHGI_FACET_FULL && has_timing) lv = maxl(lv, MHG_LEVEL_HIGH);
+
+    /* other categories: an ingestion in progress, a threat with a time */
+    if ((c == MHG_CAT_OVERDOSE || c == MHG_CAT_HARM_TO_OTHERS) && lv >= MHG_LEVEL_HIGH &&
+        timing_any >= MHGI_TIMING_MIN)
+        lv = MHG_LEVEL_IMMINENT;
+    if (c == MHG_CAT_MEDICAL_EMERGENCY && lv > MHG_LEVEL_HIGH) lv = MHG_LEVEL_HIGH;
+    /* carried evidence alone never makes imminent */
+    if (lv == MHG_LEVEL_IMMINENT && a->n_current == 0) lv = MHG_LEVEL_HIGH;
+    if (!has_core && lv == MHG_LEVEL_NONE) score = 0.0;
+
+    unsigned facets = 0;
+    for (int i = 0; i < MHG_FACET_COUNT; i++) {
+        unsigned bit = 1u << i;
+        double min = bit == MHG_FACET_TIMING ? MHGI_TIMING_MIN
+                     : bit == MHG_FACET_MEANS_AT_HAND ? MHGI_MEANS_MIN
+                                                     : 0.2;
+        if (S[i] >= min) facets |= bit;
+    }
+    if (past_flag >= 0.2) facets |= MHG_FACET_PAST_ATTEMPT;
+    if (!has_core) facets &= ~(unsigned)MOD_FACETS;
+    if (score < level_floor[lv]) score = level_floor[lv];
+    if (score > 1.0) score = 1.0;
+    out->score = score;
+    out->level = lv;
+    out->facets = lv > MHG_LEVEL_NONE ? facets : 0;
+}
+
+void mhgi_score(mhg_scratch *s, const mhgi_item *items, size_t n,
+                mhgi_cat_state cats[MHG_CAT_COUNT]) {
+    acc own[MHG_CAT_COUNT], moved[MHG_CAT_COUNT];
+    for (int c = 0; c < MHG_CAT_COUNT; c++) {
+        acc_init(&own[c]);
+        acc_init(&moved[c]);
+    }
+    /* Each entry counts once per (entry, personal or moved): keep its
+     * strongest occurrence. best[] is indexed 2*entry + moved. */
+    if (++s->best_gen == 0) {
+        memset(s->best_gen_of, 0, 2 * s->engine->n_entries * sizeof *s->best_gen_of);
+        s->best_gen = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const mhgi_item *it = &items[i];
+        if (it->entry == UINT32_MAX) continue;
+        size_t k = 2 * (size_t)it->entry + ((it->flags & MHG_FLAG_THIRD_PERSON) != 0);
+        if (s->best_gen_of[k] != s->best_gen || it->weight > s->best[k]) {
+            s->best[k] = it->weight;
+            s->best_gen_of[k] = s->best_gen;
+        }
+    }
+    double timing_any = 0;
+    for (size_t i = 0; i < n; i++) {
+        const mhgi_item *it = &items[i];
+        if (it->entry != UINT32_MAX) {
+            size_t k = 2 * (size_t)it->entry + ((it->flags & MHG_FLAG_THIRD_PERSON) != 0);
+            if (s->best_gen_of[k] != s->best_gen || it->weight != s->best[k]) continue;
+            s->best_gen_of[k] = 0; /* counted: later duplicates are skipped */
+        }
+        if (it->category < 0 || it->category >= MHG_CAT_COUNT) continue;
+        if (it->flags & MHG_FLAG_THIRD_PERSON) {
+            int oc = it->orig_category >= 0 ? it->orig_category : it->category;
+            acc_add(&moved[oc], it);
+            moved[oc].facets_seen |= it->orig_facet;
+        } else {
+            acc_add(&own[it->category], it);
+            own[it->category].facets_seen |= it->facet;
+            if (it->facet == MHG_FACET_TIMING && it->weight > timing_any) timing_any = it->weight;
+        }
+    }
+    for (int c = 0; c < MHG_CAT_COUNT; c++) finish(&own[c], (mhg_category)c, timing_any, &cats[c]);
+    /* Third-party concern: the highest level the moved matches would have
+     * had as personal risk, capped at high. */
+    mhgi_cat_state *tp = &cats[MHG_CAT_THIRD_PARTY_CONCERN];
+    for (int c = 0; c < MHG_CAT_COUNT; c++) {
+        if (moved[c].n == 0) continue;
+        mhgi_cat_state sh;
+        finish(&moved[c], (mhg_category)c, 0.0, &sh);
+        if (sh.level > MHG_LEVEL_HIGH) sh.level = MHG_LEVEL_HIGH;
+        /* someone else's risk disclosed by the user: at least moderate when
+         * it would have been moderate or more, to get them support */
+        if (sh.level > tp->level) tp->level = sh.level;
+        if (sh.score > tp->score) tp->score = sh.score;
+        if (sh.max_weight > tp->max_weight) tp->max_weight = sh.max_weight;
+        tp->n_items += sh.n_items;
+        tp->n_current += sh.n_current;
+    }
+    if (tp->level > MHG_LEVEL_HIGH) tp->level = MHG_LEVEL_HIGH;
+    tp->facets = 0;
+    if (tp->score < level_floor[tp->level]) tp->score = level_floor[tp->level];
+}
