@@ -157,7 +157,7 @@ static size_t elem_at(const mhgi_unit *u, size_t n, size_t i) {
     return j;
 }
 
-void mhgi_norm_join(struct mhg_norm_work *w) {
+int mhgi_norm_join(struct mhg_norm_work *w) {
     mhgi_unit *u = w->u;
     size_t n = w->n, i = 0;
     int any = 0;
@@ -206,6 +206,7 @@ void mhgi_norm_join(struct mhg_norm_work *w) {
         i = k;
     }
     if (any) compact(w);
+    return any;
 }
 
 /* ---- homoglyphs --------------------------------------------------------- */

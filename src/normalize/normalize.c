@@ -86,17 +86,80 @@ static mhg_status work_reserve(struct mhg_norm_work *w, size_t need) {
 
 /* ---- classification ----------------------------------------------------- */
 
-/* ASCII: class of each byte after folding. 0xFF = drop (control). */
+/* ASCII: class of each byte. A_DROP: control characters (removed). */
 enum { A_DROP = 0xFF };
-static inline uint8_t ascii_class(unsigned c) {
-    if (c >= 'a' && c <= 'z') return MHGI_C_LETTER;
-    if (c >= 'A' && c <= 'Z') return MHGI_C_LETTER;
-    if (c >= '0' && c <= '9') return MHGI_C_DIGIT;
-    if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return MHGI_C_SPACE;
-    if (c < 0x20 || c == 0x7F) return A_DROP;
-    return MHGI_C_OTHER;
+#define X A_DROP
+#define S MHGI_C_SPACE
+#define L MHGI_C_LETTER
+#define D MHGI_C_DIGIT
+#define O MHGI_C_OTHER
+static const uint8_t ascii_cls[128] = {
+    X, X, X, X, X, X, X, X, X, S, S, S, S, S, X, X,
+    X, X, X, X, X, X, X, X, X, X, X, X, S, S, S, S,
+    S, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
+    D, D, D, D, D, D, D, D, D, D, O, O, O, O, O, O,
+    O, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
+    L, L, L, L, L, L, L, L, L, L, L, O, O, O, O, O,
+    O, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L,
+    L, L, L, L, L, L, L, L, L, L, L, O, O, O, O, X,
+};
+#undef X
+#undef S
+#undef L
+#undef D
+#undef O
+
+static inline uint8_t ascii_class(unsigned c) { return ascii_cls[c & 0x7F]; }
+
+/* Word shape of ASCII bytes, for the cheap "is there anything to join or
+ * any leetspeak" checks of the ASCII path. */
+enum { AF_LETTER = 1, AF_DIGIT = 2, AF_SYM = 4 /* @ $ | */, AF_BANG = 8 };
+static const uint8_t ascii_af[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 8, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0,
+    4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 4, 0, 0, 0,
+};
+
+/* Running state of those checks over the ASCII bytes. */
+typedef struct shape {
+    unsigned alnum_run; /* length of the current run of letters/digits */
+    unsigned mask;      /* AF_* seen in the current run of word characters */
+    unsigned bang;      /* previous byte was '!' inside that run */
+} shape;
+
+static inline void shape_end_word(struct mhg_norm_work *w, shape *sh) {
+    /* letters mixed with digits or @ $ |: "k1ll", "$uicide" (not "2024") */
+    if ((sh->mask & AF_LETTER) && (sh->mask & (AF_DIGIT | AF_SYM))) w->seen |= MHGI_SEEN_LEET;
+    sh->mask = 0;
+    sh->bang = 0;
 }
 
+static inline void shape_end_alnum(struct mhg_norm_work *w, shape *sh) {
+    if (sh->alnum_run == 1) w->isolated++; /* a one-character word: "k i l l" */
+    sh->alnum_run = 0;
+}
+
+static inline void shape_byte(struct mhg_norm_work *w, shape *sh, unsigned c) {
+    unsigned f = ascii_af[c];
+    if (f & (AF_LETTER | AF_DIGIT)) {
+        sh->alnum_run++;
+    } else {
+        shape_end_alnum(w, sh);
+        if (c == '@' || c == '$') w->isolated++; /* may be an element: "$ u i" */
+    }
+    if (f) {
+        if ((f & AF_LETTER) && sh->bang) w->seen |= MHGI_SEEN_LEET; /* "k!ll" */
+        sh->bang = f & AF_BANG;
+        sh->mask |= f;
+    } else {
+        shape_end_word(w, sh);
+    }
+}
 
 /* Code points replaced before utf8proc sees them (or after it produced them):
  * typographic quotes and dashes become ASCII, exotic spaces become spaces. */
@@ -214,18 +277,33 @@ static inline void push(struct mhg_norm_work *w, uint32_t cp, uint32_t s, uint32
 
 static inline void push_ascii(struct mhg_norm_work *w, unsigned c, uint32_t s, uint32_t e) {
     uint8_t cls = ascii_class(c);
-    if (cls == A_DROP) return;
     if (cls == MHGI_C_LETTER) {
         push(w, c | 0x20u, s, e, MHGI_C_LETTER, MHGI_S_LATIN, 0);
         w->seen |= MHGI_SEEN_LATIN;
         return;
     }
-    if (cls == MHGI_C_DIGIT || c == '@' || c == '$' || c == '!' || c == '|')
-        w->seen |= MHGI_SEEN_LEET;
+    if (cls == A_DROP) {
+        /* A removed control character changes who neighbours whom, so the
+         * cheap byte-level checks no longer hold: run every pass. */
+        w->seen |= MHGI_SEEN_NONASCII;
+        return;
+    }
     /* A backtick is typed for an apostrophe ("don`t"). */
     if (c == '`') c = '\'';
     push(w, c, s, e, cls, MHGI_S_NONE, 0);
 }
+
+/* An ASCII character that came out of folding a non-ASCII one (full-width
+ * digits...): its neighbours are unknown here, so flag the passes
+ * conservatively. */
+static inline void push_ascii_folded(struct mhg_norm_work *w, unsigned c, uint32_t s,
+                                     uint32_t e) {
+    uint8_t cls = ascii_class(c);
+    if (cls == MHGI_C_DIGIT || c == '@' || c == '$' || c == '!' || c == '|')
+        w->seen |= MHGI_SEEN_LEET;
+    push_ascii(w, c, s, e);
+}
+
 
 /* A non-ASCII code point that needs no (more) folding, with its properties
  * (special_map() already applied). */
@@ -255,7 +333,7 @@ static void push_classified(struct mhg_norm_work *w, uint32_t cp, const utf8proc
 /* One code point that came out of folding. */
 static void push_folded(struct mhg_norm_work *w, uint32_t cp, uint32_t s, uint32_t e) {
     if (cp < 0x80) {
-        push_ascii(w, cp, s, e);
+        push_ascii_folded(w, cp, s, e);
         return;
     }
     uint32_t m = special_map(cp);
@@ -265,7 +343,7 @@ static void push_folded(struct mhg_norm_work *w, uint32_t cp, uint32_t s, uint32
         return;
     }
     if (m != SP_NONE) {
-        push_ascii(w, m, s, e);
+        push_ascii_folded(w, m, s, e);
         return;
     }
     push_classified(w, cp, utf8proc_get_property((utf8proc_int32_t)cp), s, e);
@@ -274,6 +352,8 @@ static void push_folded(struct mhg_norm_work *w, uint32_t cp, uint32_t s, uint32
 /* Non-ASCII source code point: NFKC + case fold it through utf8proc unless
  * it is known to be stable. */
 static mhg_status push_source(struct mhg_norm_work *w, uint32_t cp, uint32_t s, uint32_t e) {
+    /* Non-ASCII text: the cheap ASCII checks do not apply; run every pass. */
+    w->seen |= MHGI_SEEN_NONASCII;
     /* Precomposed Hangul syllables are their own NFKC form. */
     if (cp >= 0xAC00 && cp <= 0xD7A3) {
         push(w, cp, s, e, MHGI_C_LETTER, MHGI_S_OTHER, 0);
@@ -303,8 +383,10 @@ static mhg_status push_source(struct mhg_norm_work *w, uint32_t cp, uint32_t s, 
  * folding as it goes. Units per source code point: at most 32. */
 static mhg_status decode(const unsigned char *t, size_t len, struct mhg_norm_work *w) {
     size_t i = 0;
+    shape sh = {0, 0, 0};
     w->n = 0;
     w->seen = 0;
+    w->isolated = 0;
     while (i < len) {
         if (w->n + 40 > w->cap) {
             mhg_status st = work_reserve(w, w->n + 40 + (len - i));
@@ -317,6 +399,7 @@ static mhg_status decode(const unsigned char *t, size_t len, struct mhg_norm_wor
             size_t stop = len;
             if (stop - i > w->cap - w->n - 1) stop = i + (w->cap - w->n - 1);
             while (i < stop && t[i] < 0x80) {
+                shape_byte(w, &sh, t[i]);
                 push_ascii(w, t[i], (uint32_t)i, (uint32_t)i + 1);
                 i++;
             }
@@ -350,6 +433,8 @@ static mhg_status decode(const unsigned char *t, size_t len, struct mhg_norm_wor
         if (st != MHG_OK) return st;
         i += n;
     }
+    shape_end_alnum(w, &sh);
+    shape_end_word(w, &sh);
     return MHG_OK;
 }
 
@@ -391,8 +476,11 @@ static inline int is_space_like(const mhgi_unit *x) {
  * apostrophes inside words dropped, runs of one letter collapsed to one. */
 static mhg_status encode(const struct mhg_norm_work *w, mhg_normalized *out) {
     const mhgi_unit *u = w->u;
-    size_t n = w->n, need = 0;
-    for (size_t i = 0; i < n; i++) need += utf8_len(u[i].cp);
+    size_t n = w->n, need = n;
+    if (w->seen & MHGI_SEEN_NONASCII) {
+        need = 0;
+        for (size_t i = 0; i < n; i++) need += utf8_len(u[i].cp);
+    }
     mhg_status st = out_reserve(out, need);
     if (st != MHG_OK) return st;
     char *t = out->text;
@@ -433,12 +521,19 @@ static mhg_status encode(const struct mhg_norm_work *w, mhg_normalized *out) {
             continue;
         }
         last_start = o;
-        size_t k = put_utf8(t + o, x->cp);
-        for (size_t b = 0; b < k; b++) {
-            ss[o + b] = x->s;
-            se[o + b] = x->e;
+        if (x->cp < 0x80) {
+            t[o] = (char)x->cp;
+            ss[o] = x->s;
+            se[o] = x->e;
+            o++;
+        } else {
+            size_t k = put_utf8(t + o, x->cp);
+            for (size_t b = 0; b < k; b++) {
+                ss[o + b] = x->s;
+                se[o + b] = x->e;
+            }
+            o += k;
         }
-        o += k;
         last_letter = x->cls == MHGI_C_LETTER ? x->cp : 0;
     }
     t[o] = '\0';
@@ -467,7 +562,11 @@ mhg_status mhg_normalize(const char *text, size_t len, mhg_norm_mode mode,
     if (st == MHG_OK) st = decode((const unsigned char *)text, len, w);
     if (st == MHG_OK && (w->seen & MHGI_SEEN_MARK)) st = mhgi_norm_marks(w);
     if (st == MHG_OK) {
-        if (mode == MHG_NORM_TEXT) mhgi_norm_join(w);
+        /* Joining needs 3+ isolated one-character elements; leetspeak that
+         * joining creates ("k 1 l l") must still be undone. */
+        if (mode == MHG_NORM_TEXT && ((w->seen & MHGI_SEEN_NONASCII) || w->isolated >= 3) &&
+            mhgi_norm_join(w))
+            w->seen |= MHGI_SEEN_LEET;
         /* Homoglyph folding only ever maps between Latin and Cyrillic/Greek:
          * text without both has nothing to fold. */
         if ((w->seen & MHGI_SEEN_CYRGRK) && (w->seen & MHGI_SEEN_LATIN)) mhgi_norm_homoglyphs(w);

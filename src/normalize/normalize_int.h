@@ -49,12 +49,14 @@ enum {
     MHGI_SEEN_CYRGRK = 1u << 1,  /* a Cyrillic or Greek letter */
     MHGI_SEEN_LEET = 1u << 2,    /* an ASCII digit or @ $ ! | */
     MHGI_SEEN_LATIN = 1u << 3,   /* a Latin letter */
+    MHGI_SEEN_NONASCII = 1u << 4 /* non-ASCII (or control) input: run every pass */
 };
 
 struct mhg_norm_work {
     mhgi_unit *u;
     size_t n, cap;
     unsigned seen;
+    size_t isolated; /* ASCII one-character elements (joining candidates) */
 };
 
 /* ---- norm_chars.c: character tables ---------------------------------- */
@@ -99,8 +101,9 @@ void mhgi_norm_set_class(mhgi_unit *x);
  * compose what is kept. Returns MHG_OK or MHG_ERR_INTERNAL. */
 mhg_status mhgi_norm_marks(struct mhg_norm_work *w);
 
-/* Text mode: join runs of 3+ single letters ("k i l l", "k.i.l.l"). */
-void mhgi_norm_join(struct mhg_norm_work *w);
+/* Text mode: join runs of 3+ single letters ("k i l l", "k.i.l.l").
+ * Returns nonzero when something was joined. */
+int mhgi_norm_join(struct mhg_norm_work *w);
 
 /* Both modes: homoglyph folding inside mixed-script words. */
 void mhgi_norm_homoglyphs(struct mhg_norm_work *w);
