@@ -4,7 +4,8 @@
 # file), timed on one core; then recall of each system at the engine's
 # false-positive rate.
 #
-#   bench/baseline_fasttext.sh [--split test|dev] [--out DIR]
+#   bench/baseline_fasttext.sh [--split test|dev] [--out DIR] [--model-only]
+# (--model-only: compare the model alone with fastText, without the engine)
 #
 # The training rows follow the shipped model's manifest exactly: train split
 # of every --data file it lists, labels from the suicide/self_harm fields or
@@ -18,11 +19,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SPLIT=test
 OUT=$ROOT/build/bench-fasttext
+MODEL_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --split) SPLIT=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    *) echo "usage: $0 [--split test|dev] [--out DIR]" >&2; exit 2 ;;
+    --model-only) MODEL_ONLY=1; shift ;;
+    *) echo "usage: $0 [--split test|dev] [--out DIR] [--model-only]" >&2; exit 2 ;;
   esac
 done
 BIN=${MHGUARD_BIN:-$ROOT/build/mhguard}
@@ -79,15 +82,32 @@ EOF
 
 # 2. train and predict, timing prediction on one core (minus model load)
 for h in $(python3 -c "import json;print(' '.join(h['category'] for h in json.load(open('$MANIFEST'))['heads']))"); do
-  fasttext supervised -input "$OUT/train.$h.txt" -output "$OUT/ft.$h" -dim 50 -wordNgrams 2 \
-    -minn 3 -maxn 5 -lr 0.5 -epoch 25 -thread 1 -seed 1 -verbose 0
+  if [ "${REUSE:-0}" = 1 ] && [ -f "$OUT/ft.$h.bin" ]; then
+    echo "reusing $OUT/ft.$h.bin (REUSE=1)" >&2
+  else
+    fasttext supervised -input "$OUT/train.$h.txt" -output "$OUT/ft.$h" -dim 50 -wordNgrams 2 \
+      -minn 3 -maxn 5 -lr 0.5 -epoch 25 -thread 1 -seed 1 -verbose 0
+  fi
   head -1 "$OUT/eval.txt" >"$OUT/one.txt"
-  t0=$(date +%s.%N); fasttext predict-prob "$OUT/ft.$h.bin" "$OUT/one.txt" 2 >/dev/null; t1=$(date +%s.%N)
-  taskset -c 0 fasttext predict-prob "$OUT/ft.$h.bin" "$OUT/eval.txt" 2 >"$OUT/pred.$h.txt"
-  t2=$(date +%s.%N)
-  python3 -c "
-n=sum(1 for _ in open('$OUT/eval.txt')); load=$t1-$t0; tot=$t2-$t1
-print(f'fastText {\"$h\"}: {n} messages in {tot-load:.3f}s after a {load:.3f}s load: {n/max(tot-load,1e-9):.0f} messages/s (one core, wall)')" | tee -a "$OUT/timing.txt"
+  # CPU time (user + sys) of the prediction process, minus that of a
+  # one-line run (model load), pinned to one core: the same measure as
+  # mhguard eval's messages_per_second.
+  python3 - "$OUT" "$h" <<'PY' | tee -a "$OUT/timing.txt"
+import resource, subprocess, sys
+out, h = sys.argv[1], sys.argv[2]
+def run(inp, dst):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(dst, "w") as f:
+        subprocess.run(["taskset", "-c", "0", "fasttext", "predict-prob", f"{out}/ft.{h}.bin", inp, "2"],
+                       stdout=f, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+load = min(run(f"{out}/one.txt", "/dev/null") for _ in range(3))
+tot = run(f"{out}/eval.txt", f"{out}/pred.{h}.txt")
+n = sum(1 for _ in open(f"{out}/eval.txt"))
+print(f"fastText {h}: {n} messages, {tot - load:.3f}s CPU after a {load:.3f}s load: "
+      f"{n / max(tot - load, 1e-9):.0f} messages/s (one core, CPU time)")
+PY
 done
 
 # 3. scores file for mhguard eval
@@ -106,9 +126,14 @@ EOF
 
 # 4. the same metrics for all three systems, one core each
 DATA_ARGS=$(python3 -c "import json;print(' '.join('--data '+d['path'] for d in json.load(open('$MANIFEST'))['data']))")
+if [ "$MODEL_ONLY" = 1 ]; then
+  SYSTEMS=(--system "model:$MODEL" --system "scores:$OUT/fasttext.scores.jsonl")
+else
+  SYSTEMS=(--model "$MODEL" --compare "model:$MODEL" --compare "scores:$OUT/fasttext.scores.jsonl"
+           --compare rules)
+fi
 # shellcheck disable=SC2086
-taskset -c 0 "$BIN" eval $DATA_ARGS --split "$SPLIT" --model "$MODEL" --compare "model:$MODEL" \
-  --compare "scores:$OUT/fasttext.scores.jsonl" --compare rules \
+taskset -c 0 "$BIN" eval $DATA_ARGS --split "$SPLIT" "${SYSTEMS[@]}" \
   --label-field suicide,self_harm --group-field lang,source \
   --json "$OUT/compare.$SPLIT.json" --html "$OUT/compare.$SPLIT.html" >"$OUT/compare.$SPLIT.txt"
 
@@ -127,7 +152,7 @@ for task in ("suicide", "self_harm", "overall"):
     eng = r["systems"][0]["tasks"].get(task)
     if not eng or eng["overall"]["fpr"]["value"] is None: continue
     f = eng["overall"]["fpr"]["value"]
-    print(f"{task}: engine operating point FPR {f:.4f}, recall {eng['overall']['recall']['value']:.3f}")
+    print(f"{task}: first system's operating point FPR {f:.4f}, recall {eng['overall']['recall']['value']:.3f}")
     for s in r["systems"]:
         t = s["tasks"][task]
         print(f"   {s['name']:<55} recall@FPR={tpr_at(t['curves']['roc'], f):.3f}  AUPRC={t['overall']['auprc']['value'] or 0:.3f}  ROC-AUC={t['overall']['roc_auc']['value'] or 0:.3f}  msgs/s={s['info'].get('messages_per_second','-')}")

@@ -181,7 +181,7 @@ void mhgc_scorer_describe(const mhgc_scorer *s, void (*kv)(void *, const char *,
                                   : s->kind == 1 ? "calibrated p >= head t_moderate"
                                                  : "score >= 0.5");
     }
-    if (s->n_scored && s->cpu_seconds > 0) {
+    if (s->kind != 2 && s->n_scored && s->cpu_seconds > 0) {
         snprintf(buf, sizeof buf, "%.0f (one core, CPU time, %zu messages)",
                  (double)s->n_scored / s->cpu_seconds, s->n_scored);
         kv(ud, "messages_per_second", buf);
@@ -491,7 +491,7 @@ int mhg_cmd_eval(int argc, char **argv) {
     }
     free(line);
     if (rc == 0) {
-        char buf[256];
+        char buf[4096];
         size_t pos = 0;
         buf[0] = '\0';
         for (size_t fi = 0; fi < n_files; fi++)
