@@ -570,7 +570,8 @@ mhg_status mhg_normalize(const char *text, size_t len, mhg_norm_mode mode,
         /* Homoglyph folding only ever maps between Latin and Cyrillic/Greek:
          * text without both has nothing to fold. */
         if ((w->seen & MHGI_SEEN_CYRGRK) && (w->seen & MHGI_SEEN_LATIN)) mhgi_norm_homoglyphs(w);
-        if (mode == MHG_NORM_TEXT && (w->seen & MHGI_SEEN_LEET)) mhgi_norm_leet(w);
+        if (mode == MHG_NORM_TEXT && (w->seen & (MHGI_SEEN_LEET | MHGI_SEEN_NONASCII)))
+            mhgi_norm_leet(w);
         st = encode(w, out);
     }
     /* The units still hold the message, like out->text does until the next

@@ -313,6 +313,34 @@ static void test_random_bytes(void **state) {
     mhg_normalized_free(&n);
 }
 
+/* The ASCII path skips the joining and leetspeak passes when a cheap scan
+ * says they have nothing to do. A leading zero-width space (dropped, but
+ * non-ASCII) forces every pass: the output must be the same. */
+static void test_ascii_shortcuts_agree(void **state) {
+    (void)state;
+    static const char alphabet[] = "kilmyseabcdIKL   .-_*!!@$|0134578 2'?,\x01";
+    mhg_normalized a, b;
+    mhg_normalized_init(&a);
+    mhg_normalized_init(&b);
+    char s[64], z[70];
+    for (int iter = 0; iter < 100000; iter++) {
+        size_t len = 1 + rnd() % 24;
+        for (size_t k = 0; k < len; k++) s[k] = alphabet[rnd() % (sizeof alphabet - 1)];
+        memcpy(z, "\xe2\x80\x8b", 3);
+        memcpy(z + 3, s, len);
+        assert_int_equal(norm(s, len, MHG_NORM_TEXT, &a), MHG_OK);
+        assert_int_equal(norm(z, len + 3, MHG_NORM_TEXT, &b), MHG_OK);
+        if (strcmp(a.text, b.text) != 0)
+            fail_msg("[%.*s]: fast path [%s], all passes [%s]", (int)len, s, a.text, b.text);
+        for (size_t i = 0; i < a.len; i++) {
+            assert_int_equal(a.src_start[i] + 3, b.src_start[i]);
+            assert_int_equal(a.src_end[i] + 3, b.src_end[i]);
+        }
+    }
+    mhg_normalized_free(&a);
+    mhg_normalized_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_and_args),
@@ -323,6 +351,7 @@ int main(void) {
         cmocka_unit_test(test_span_api),
         cmocka_unit_test(test_invariants_random_valid),
         cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_ascii_shortcuts_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
