@@ -39,6 +39,8 @@ typedef struct mhg_server_options {
     const char *store_url;    /* NULL: <data_dir> (SQLite); e.g. "postgres://..." */
     const char *upstream_url; /* NULL: policy upstream.base_url */
     const char *engine_data;  /* lexicons/models/resources; NULL: engine default */
+    const char *cache_dir;    /* compiled lexicons; NULL: <data_dir>/cache for the reply
+                                 lexicon, the engine's default for its own */
     int metrics_loopback;     /* serve /metrics without a key to loopback clients */
     int access_log;           /* one line per request on stderr (no message text) */
     unsigned max_connections; /* 0: 512 */

@@ -33,6 +33,7 @@ static void serve_usage(FILE *f) {
             "  --store URL          store URL instead of DIR (e.g. postgres://...)\n"
             "  --upstream URL       model provider base URL (e.g. https://api.openai.com/v1)\n"
             "  --engine-data DIR    lexicons/models/resources (default: $MHG_DATA_DIR)\n"
+            "  --cache-dir DIR      where compiled lexicons are cached (default DIR/cache)\n"
             "  --metrics-loopback   serve /metrics without a key to loopback clients\n"
             "  --access-log         log one line per request (never message text)\n"
             "  --max-connections N  concurrent connections (default 512)\n"
@@ -65,6 +66,7 @@ int mhg_cmd_serve(int argc, char **argv) {
         TAKE("--store", o.store_url)
         TAKE("--upstream", o.upstream_url)
         TAKE("--engine-data", o.engine_data)
+        TAKE("--cache-dir", o.cache_dir)
         TAKE("--port-file", port_file)
 #undef TAKE
         if (!strcmp(a, "--max-connections") && v) {

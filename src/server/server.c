@@ -641,9 +641,25 @@ mhg_status mhg_server_open(const mhg_server_options *opts, mhg_server **out, cha
     /* 1. policy: validated against its ASL-MH level; refusals name each rule */
     st = mhg_policy_load(opts->config_path, &s->policy, err, errlen);
     if (st != MHG_OK) goto fail;
+    int any_port = 0;
     if (opts->listen) {
+        /* The policy validates the address (level 6 refuses public ones) but
+         * wants a real port; port 0 ("any free port", for tests and local
+         * trials) is validated as host:8080 and bound as 0 below. */
+        char host[256], val[300];
+        unsigned port;
+        if (!split_listen(opts->listen, host, sizeof host, &port)) {
+            err_set(err, errlen, "--listen %s: expected HOST:PORT", opts->listen);
+            st = MHG_ERR_INVALID;
+            goto fail;
+        }
+        any_port = port == 0;
+        if (any_port)
+            snprintf(val, sizeof val, strchr(host, ':') ? "[%s]:8080" : "%s:8080", host);
+        else
+            snprintf(val, sizeof val, "%s", opts->listen);
         char perr[1024] = "";
-        st = mhg_policy_override(s->policy, "server.listen", opts->listen, perr, sizeof perr);
+        st = mhg_policy_override(s->policy, "server.listen", val, perr, sizeof perr);
         if (st != MHG_OK) {
             err_set(err, errlen, "--listen %s: %s", opts->listen, perr[0] ? perr : mhg_strerror(st));
             goto fail;
@@ -667,15 +683,30 @@ mhg_status mhg_server_open(const mhg_server_options *opts, mhg_server **out, cha
         st = MHG_ERR_INVALID;
         goto fail;
     }
+    if (any_port) s->listen_port = 0;
     s->body_limit = s->pi->body_limit && s->pi->body_limit < MHG_MAX_BODY_BYTES
                         ? s->pi->body_limit
                         : MHG_MAX_BODY_BYTES;
     if ((st = setup_upstream(s, err, errlen)) != MHG_OK) goto fail;
 
-    /* 2. engine and reply screener */
+    /* 2. engine and reply screener; the data directory first, because the
+     * compiled reply lexicon is cached there (compiling it at every start
+     * costs seconds) */
+    const char *data_dir = opts->data_dir ? opts->data_dir : mhg_store_default_data_dir();
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+        err_set(err, errlen, "cannot create data directory %s: %s", data_dir, strerror(errno));
+        st = MHG_ERR_IO;
+        goto fail;
+    }
+    char cache_dir[4096];
+    int cn = opts->cache_dir ? snprintf(cache_dir, sizeof cache_dir, "%s", opts->cache_dir)
+                             : snprintf(cache_dir, sizeof cache_dir, "%s/cache", data_dir);
+    if (cn < 0 || (size_t)cn >= sizeof cache_dir || (mkdir(cache_dir, 0700) != 0 && errno != EEXIST))
+        cache_dir[0] = '\0'; /* no cache: slower start, never fatal */
     mhg_engine_options eo;
     memset(&eo, 0, sizeof eo);
     eo.data_dir = opts->engine_data;
+    eo.cache_dir = opts->cache_dir; /* NULL: the engine's own default */
     st = mhg_engine_load(&eo, &s->engine, err, errlen);
     if (st != MHG_OK) {
         char tmp[512];
@@ -683,7 +714,8 @@ mhg_status mhg_server_open(const mhg_server_options *opts, mhg_server **out, cha
         err_set(err, errlen, "engine: %s", tmp[0] ? tmp : mhg_strerror(st));
         goto fail;
     }
-    st = mhg_reply_screener_load(s->policy, NULL, NULL, &s->replies, err, errlen);
+    st = mhg_reply_screener_load(s->policy, NULL, cache_dir[0] ? cache_dir : NULL, &s->replies,
+                                 err, errlen);
     if (st != MHG_OK) {
         char tmp[512];
         snprintf(tmp, sizeof tmp, "%s", err ? err : "");
@@ -692,12 +724,6 @@ mhg_status mhg_server_open(const mhg_server_options *opts, mhg_server **out, cha
     }
 
     /* 3. state: store and the pseudonym key */
-    const char *data_dir = opts->data_dir ? opts->data_dir : mhg_store_default_data_dir();
-    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
-        err_set(err, errlen, "cannot create data directory %s: %s", data_dir, strerror(errno));
-        st = MHG_ERR_IO;
-        goto fail;
-    }
     st = mhg_store_open(opts->store_url ? opts->store_url : data_dir, &s->store, err, errlen);
     if (st != MHG_OK) {
         char tmp[512];
