@@ -674,7 +674,9 @@ mhg_status mhg_reply_stream_new(const mhg_reply_screener *s, const mhg_reply_con
     }
     ctx_scan(s, &st->ctx, &st->sc);
     mhg_reply_result_init(&st->partial);
-    mhg_status rc = work_new(s, &st->w);
+    /* scan memory comes from the screener's pool: allocating Vectorscan
+     * scratch per streamed reply would cost more than the scans */
+    mhg_status rc = work_get(s, &st->w);
     if (rc != MHG_OK) {
         free(st);
         return rc;
@@ -689,7 +691,7 @@ void mhg_reply_stream_free(mhg_reply_stream *st) {
         mhg_memzero(st->buf, st->cap);
         free(st->buf);
     }
-    work_free(st->w);
+    work_put(st->s, st->w);
     mhg_reply_result_free(&st->partial);
     free(st);
 }
