@@ -497,7 +497,7 @@ static void test_keys(void **state) {
     assert_int_equal(mhg_store_key_lookup(f->store, "", 0, NULL, NULL), MHG_ERR_AUTH);
 
     /* Only hashes are stored: the key text appears nowhere in the file. */
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM api_keys WHERE instr(CAST(key_hash AS TEXT), "
                               "'%s') > 0 OR instr(prefix, '%s') > 0 OR instr(label, '%s') > 0",
              app + 8, app + 8, app + 8);
