@@ -325,8 +325,14 @@ static void load_item(ctx *c, yaml_node_t *node, int is_cue, size_t index) {
     memset(e, 0, sizeof *e);
     memset(x, 0, sizeof *x);
     size_t ridlen = strlen(c->lang) + 1 + strlen(id);
-    char *rid = mhgi_arena_strndup(&lex->arena, c->lang, ridlen);
-    if (rid) snprintf(rid, ridlen + 1, "%s.%s", c->lang, id);
+    /* build "<lang>.<id>" first: copying ridlen bytes from c->lang would
+     * read past its end (ASan: memcpy-param-overlap in the arena) */
+    char *rid = NULL, *tmp = malloc(ridlen + 1);
+    if (tmp) {
+        snprintf(tmp, ridlen + 1, "%s.%s", c->lang, id);
+        rid = mhgi_arena_strndup(&lex->arena, tmp, ridlen);
+        free(tmp);
+    }
     e->id = rid ? rid + strlen(c->lang) + 1 : NULL;
     e->rule_id = rid;
     e->lang = c->lang;
