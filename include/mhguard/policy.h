@@ -399,7 +399,8 @@ void mhg_reply_stream_free(mhg_reply_stream *st);
 /*
  * Add a chunk (any byte split, even inside a UTF-8 character). On return
  * [*release, *release + *release_len) may be sent now (borrowed; valid until
- * the next call on st); it follows directly on what earlier calls released.
+ * the next call on st; *release is NULL when *release_len is 0); it follows
+ * directly on what earlier calls released.
  * *blocked becomes 1 as soon as a blocking violation is seen: release_len is
  * then 0, the caller stops the upstream stream and calls finish to get the
  * replacement. Once blocked, feed keeps returning blocked.

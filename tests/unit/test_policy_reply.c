@@ -371,7 +371,7 @@ static void run_stream(int level, const mhg_reply_context *ctx, const char *text
             if (o->blocked_at_feed < 0) o->blocked_at_feed = (int)i;
         } else {
             assert_true(o->n + rl < sizeof o->released);
-            memcpy(o->released + o->n, rel, rl);
+            if (rl) memcpy(o->released + o->n, rel, rl); /* rel may be NULL when rl is 0 */
             o->n += rl;
         }
         prev = end;
@@ -381,7 +381,7 @@ static void run_stream(int level, const mhg_reply_context *ctx, const char *text
     mhg_reply_result_init(&o->final);
     assert_int_equal(mhg_reply_stream_finish(st, &rel, &rl, &o->final), MHG_OK);
     if (o->final.action != MHG_REPLY_BLOCK) {
-        memcpy(o->released + o->n, rel, rl);
+        if (rl) memcpy(o->released + o->n, rel, rl);
         o->n += rl;
     } else {
         assert_int_equal(rl, 0);
