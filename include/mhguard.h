@@ -8,6 +8,8 @@
 #include "mhguard/normalize.h" /* text normalization with offset map */
 #include "mhguard/lexicon.h"   /* phrase lexicons compiled to Vectorscan */
 #include "mhguard/risk.h"      /* the screening engine and verdicts */
+#include "mhguard/resources.h" /* crisis resources per country */
+#include "mhguard/policy.h"    /* ASL-MH policy, decisions, reply screening */
 #include "mhguard/privacy.h"   /* pseudonyms, PII redaction, sealing */
 #include "mhguard/store.h"     /* persistent gateway state (SQLite/PostgreSQL) */
 #include "mhguard/audit.h"     /* hash-chained audit log */
