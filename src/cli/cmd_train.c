@@ -48,7 +48,7 @@ static void usage(FILE *f) {
             "         [--split train] [--dev-split dev] [--seed N] [--c C] [--balance]\n"
             "         [--hash-bits 18] [--word-ngrams 2] [--char-ngrams 3-5] [--weight-bits 16]\n"
             "         [--heads auto|suicide,self_harm,...] [--min-positives 40]\n"
-            "         [--null-negatives SRC,SRC] [--weight SRC=K,...] [--threshold-rule f1|fprX]\n"
+            "         [--null-negatives SRC,SRC] [--weight SRC=K,...] [--threshold-rule f1|fprX|f1+fprX]\n"
             "Trains on rows with split == --split, calibrates and picks thresholds on\n"
             "--dev-split; other rows (test) are never read into the model. Labels: a\n"
             "field named after the category (1/0/true/false), or labels.<category> as a\n"
@@ -109,7 +109,8 @@ typedef struct file_stats {
 } file_stats;
 
 /* Threshold on calibrated probabilities: "f1" maximizes F1 on dev; "fprX"
- * (e.g. fpr0.05) takes the lowest threshold whose dev FPR is <= X. */
+ * (e.g. fpr0.05) takes the lowest threshold whose dev FPR is <= X; the
+ * caller's "f1+fprX" takes the larger (stricter) of the two. */
 static double pick_threshold(const int8_t *y, const double *p, size_t n, const char *rule,
                              double beta) {
     double best_t = 0.5, best = -1;
@@ -198,8 +199,8 @@ int mhg_cmd_train(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(rule, "f1") && strncmp(rule, "fpr", 3)) {
-        fprintf(stderr, "mhguard train: --threshold-rule is f1 or fprX (e.g. fpr0.05)\n");
+    if (strcmp(rule, "f1") && strncmp(rule, "fpr", 3) && strncmp(rule, "f1+fpr", 6)) {
+        fprintf(stderr, "mhguard train: --threshold-rule is f1, fprX (e.g. fpr0.05) or f1+fprX\n");
         return 2;
     }
 
@@ -379,7 +380,10 @@ int mhg_cmd_train(int argc, char **argv) {
         mhg_trainer_dev_scores(tr, h, &y, &p, &n);
         double t_mod = 2.0, t_low = 2.0;
         if (n) {
-            t_mod = pick_threshold(y, p, n, rule, 1.0);
+            if (!strncmp(rule, "f1+fpr", 6)) /* the stricter of the two */
+                t_mod = fmax(pick_threshold(y, p, n, "f1", 1.0), pick_threshold(y, p, n, rule + 3, 1.0));
+            else
+                t_mod = pick_threshold(y, p, n, rule, 1.0);
             t_low = pick_threshold(y, p, n, "f1", 2.0); /* recall-weighted */
             if (t_low > t_mod) t_low = t_mod;
         }
