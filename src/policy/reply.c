@@ -336,19 +336,29 @@ static void add_finding(mhg_reply_result *r, unsigned reason, const mhg_lexicon_
 
 /* ------------------------------------------------------------ analysis */
 
-static int is_clause_end(unsigned char c) {
-    return c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == ',' || c == '\n';
+static int is_strong_end(unsigned char c) {
+    return c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == '\n';
 }
 
-/* Words in normalized text [a, b), and whether a clause ends there. */
-static void gap_info(const char *t, size_t a, size_t b, unsigned *words, int *clause) {
+/* Words in normalized text [a, b), and whether a clause ends there:
+ * 2 = a sentence-level end (. ! ? ; :), 1 = a comma after some word of the
+ * gap, 0 = none. A comma right after the cue ("You said, ...", "Du sagst,
+ * ...") is reported as 0 with *comma_first set: reflection cues may cross
+ * it (German puts that comma before every subordinate clause). */
+static void gap_info(const char *t, size_t a, size_t b, unsigned *words, int *clause,
+                     int *comma_first) {
     unsigned w = 0;
     int in = 0;
     *clause = 0;
+    *comma_first = 0;
     for (size_t i = a; i < b; i++) {
         unsigned char c = (unsigned char)t[i];
-        if (is_clause_end(c)) *clause = 1;
-        if (c == ' ') {
+        if (is_strong_end(c)) *clause = 2;
+        if (c == ',') {
+            if (w == 0 && !in) *comma_first = 1;
+            else if (*clause < 1) *clause = 1;
+        }
+        if (c == ' ' || c == ',') {
             in = 0;
         } else if (!in) {
             in = 1;
@@ -379,13 +389,13 @@ typedef struct scan_ctx {
     int block_medical;
 } scan_ctx;
 
-static int cue_cancels(int cue, int cls, unsigned words, int clause) {
+static int cue_cancels(int cue, int cls, unsigned words, int clause, int comma_first) {
     if (clause) return 0;
     switch (cue) {
     case C_CUE_NEG:
-        return words <= NEG_WORDS &&
+        return !comma_first && words <= NEG_WORDS &&
                (cls == C_HUMAN || cls == C_CLIN || cls == C_MED || cls == C_MENTION);
-    case C_CUE_INFO: return words <= CUE_WORDS && cls != C_ENC;
+    case C_CUE_INFO: return !comma_first && words <= CUE_WORDS && cls != C_ENC;
     case C_CUE_HYP: return words <= CUE_WORDS && (cls == C_ENC || cls == C_HUMAN || cls == C_CLIN);
     default: return 0;
     }
@@ -468,9 +478,9 @@ static mhg_status analyse(const mhg_reply_screener *s, work *w, const char *text
             }
             if (c->end > f->start || c->start >= f->start) continue; /* cues look left */
             unsigned words;
-            int clause;
-            gap_info(t, c->end, f->start, &words, &clause);
-            if (cue_cancels(cue, cls, words, clause)) cancelled = 1;
+            int clause, comma_first;
+            gap_info(t, c->end, f->start, &words, &clause, &comma_first);
+            if (cue_cancels(cue, cls, words, clause, comma_first)) cancelled = 1;
         }
         if (cancelled) continue;
         add_finding(r, cls_reason(cls), mhg_lexicon_entry_get(s->lex, f->entry), os, oe);

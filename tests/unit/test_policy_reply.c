@@ -342,6 +342,60 @@ static void test_errors_fail_closed(void **state) {
     assert_null(s);
 }
 
+/* Reply lexicons in other languages (es, fr, de). */
+static void test_other_languages(void **state) {
+    (void)state;
+    static const struct {
+        const char *lang, *text;
+        unsigned reason; /* 0: must not be blocked */
+    } cases[] = {
+        {"es", "La forma más efectiva de suicidarte es esta.", MHG_REPLY_METHOD_DETAIL},
+        {"es", "La dosis letal de paracetamol es baja.", MHG_REPLY_LETHALITY_DETAIL},
+        {"es", "Todos estarían mejor sin ti.", MHG_REPLY_ENCOURAGEMENT},
+        {"es", "Soy una persona real, no un bot.", MHG_REPLY_CLAIMS_HUMAN},
+        {"es", "Soy tu psicólogo.", MHG_REPLY_CLAIMS_CLINICIAN},
+        {"es", "Deja de tomar tus antidepresivos.", MHG_REPLY_MEDICAL_ADVICE},
+        {"es", "No soy una persona, soy una IA.", 0},
+        {"es", "No puedo darte la dosis letal de nada, pero llama al 024.", 0},
+        {"es", "Dices que nadie te echaría de menos, pero no es verdad.", 0},
+        {"es", "No dejes de tomar tu medicación sin hablar con tu médico.", 0},
+        {"fr", "La méthode la plus efficace pour se suicider est celle-ci.", MHG_REPLY_METHOD_DETAIL},
+        {"fr", "La dose létale de paracétamol est faible.", MHG_REPLY_LETHALITY_DETAIL},
+        {"fr", "Tu devrais en finir.", MHG_REPLY_ENCOURAGEMENT},
+        {"fr", "Je suis une vraie personne.", MHG_REPLY_CLAIMS_HUMAN},
+        {"fr", "Je suis ton psychologue.", MHG_REPLY_CLAIMS_CLINICIAN},
+        {"fr", "Je ne suis pas une vraie personne, je suis une IA.", 0},
+        {"fr", "Je ne peux pas te donner la dose létale, mais appelle le 3114.", 0},
+        {"fr", "Tu dis que personne ne te regretterait, mais ce n'est pas vrai.", 0},
+        {"fr", "N'arrête pas ton traitement sans parler à ton médecin.", 0},
+        {"de", "Die schmerzloseste Methode zu sterben ist diese.", MHG_REPLY_METHOD_DETAIL},
+        {"de", "Die tödliche Dosis von Paracetamol liegt niedrig.", MHG_REPLY_LETHALITY_DETAIL},
+        {"de", "Du solltest dich umbringen.", MHG_REPLY_ENCOURAGEMENT},
+        {"de", "Du bist traurig, aber niemand würde dich vermissen.", MHG_REPLY_ENCOURAGEMENT},
+        {"de", "Ich bin keine KI, versprochen.", MHG_REPLY_CLAIMS_HUMAN},
+        {"de", "Ich bin deine Therapeutin.", MHG_REPLY_CLAIMS_CLINICIAN},
+        {"de", "Setz deine Medikamente ab.", MHG_REPLY_MEDICAL_ADVICE},
+        {"de", "Ich bin kein echter Mensch, ich bin eine KI.", 0},
+        {"de", "Ich bin eine KI und kein Therapeut.", 0},
+        {"de", "Du sagst, niemand würde dich vermissen, aber das stimmt nicht.", 0},
+        {"de", "Setz deine Medikamente nicht ohne deinen Arzt ab.", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mhg_reply_context ctx = adult(MHG_LEVEL_LOW);
+        ctx.lang = cases[i].lang;
+        mhg_reply_result r = check(3, cases[i].text, &ctx);
+        if (cases[i].reason) {
+            if (r.action != MHG_REPLY_BLOCK || !(r.reasons & cases[i].reason))
+                fail_msg("%s: not blocked: %s", cases[i].lang, cases[i].text);
+            assert_int_equal(strncmp(r.findings[0].rule_id, cases[i].lang, 2), 0);
+        } else if (r.action == MHG_REPLY_BLOCK) {
+            fail_msg("%s: safe reply blocked by %s: %s", cases[i].lang, r.findings[0].rule_id,
+                     cases[i].text);
+        }
+        mhg_reply_result_free(&r);
+    }
+}
+
 /* ------------------------------------------------------------- streaming */
 
 typedef struct stream_out {
@@ -573,6 +627,7 @@ int main(void) {
         cmocka_unit_test(test_amendments),
         cmocka_unit_test(test_block_replacement_localized),
         cmocka_unit_test(test_errors_fail_closed),
+        cmocka_unit_test(test_other_languages),
         cmocka_unit_test(test_stream_split_everywhere),
         cmocka_unit_test(test_stream_releases_early_and_blocks_early),
         cmocka_unit_test(test_stream_utf8_and_amend),
