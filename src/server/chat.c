@@ -241,6 +241,12 @@ static const char *validate(json_t *body, int *stream) {
 /* ---- upstream errors ------------------------------------------------------------ */
 
 static enum MHD_Result upstream_failed(mhgi_req *r, mhgi_upcall *up) {
+    if (up->client_gone) {
+        /* nobody to answer: close the connection (nginx's 499 in the logs) */
+        r->status = 499;
+        r->responded = 1;
+        return MHD_NO;
+    }
     mhgi_log(r->srv, "error", "request %s: upstream: %s", r->request_id, mhgi_upcall_error(up));
     if (up->timed_out)
         return mhgi_send_error(r, 504, MHGI_E_UPSTREAM_TIMEOUT,
@@ -603,8 +609,8 @@ static void cs_produce(chat_stream *cs) {
         }
         if (mhgi_upcall_wait(&cs->up, MHGI_WAIT_DATA, &cs->srv->stopping) != MHG_OK &&
             !cs->up.done) {
-            mhgi_log(cs->srv, "error", "request %s: upstream stream: %s", cs->r->request_id,
-                     mhgi_upcall_error(&cs->up));
+            mhgi_log(cs->srv, cs->up.client_gone ? "info" : "error", "request %s: upstream stream: %s",
+                     cs->r->request_id, mhgi_upcall_error(&cs->up));
             cs_end(cs, cs->up.timed_out ? "upstream_timeout" : "upstream_error",
                    cs->srv->stopping ? "the gateway is shutting down" : mhgi_upcall_error(&cs->up));
             return;
@@ -812,6 +818,9 @@ enum MHD_Result mhgi_handle_chat(mhgi_req *r) {
         drop_json(body);
         return mhgi_send_error(r, 500, MHGI_E_INTERNAL, "cannot start the upstream call");
     }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) up.client_fd = ci->connect_fd;
     mhg_reply_context ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.user_risk = sc.v->risk;

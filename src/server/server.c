@@ -812,7 +812,6 @@ mhg_status mhg_server_start(mhg_server *s, char *err, size_t errlen) {
                                  ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_CONNECTION_LIMIT, maxc,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                                  MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {

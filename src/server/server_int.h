@@ -234,6 +234,8 @@ typedef struct mhgi_upcall {
     long status;
     int got_headers, done, timed_out, too_big;
     unsigned long long received; /* body bytes received in total */
+    int client_fd;    /* the app's socket, watched for hang-up; -1: not watched */
+    int client_gone;  /* the app disconnected: stop waiting for the model */
     CURLcode result;
     char content_type[128];
     double t_start, last_data;

@@ -11,6 +11,7 @@
  * that a stream gets a first-byte deadline and an idle deadline instead of
  * a total one (a long answer that keeps flowing must not be cut off).
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ mhg_status mhgi_upcall_start(mhgi_upcall *c, mhgi_worker *w, const mhgi_upstream
                              const char *method, const char *path, const char *body, size_t len,
                              int stream) {
     memset(c, 0, sizeof *c);
+    c->client_fd = -1;
     mhgi_sbuf_init(&c->resp, conf->max_response);
     c->conf = conf;
     c->stream = stream;
@@ -165,6 +167,15 @@ mhg_status mhgi_upcall_wait(mhgi_upcall *c, int what, volatile int *stop) {
             return MHG_ERR_UPSTREAM;
         }
         if (stop && *stop) return MHG_ERR_UPSTREAM;
+        if (c->client_fd >= 0) {
+            /* nobody is waiting for this answer any more: free the thread
+             * and the upstream connection instead of waiting out the timeout */
+            struct pollfd pfd = {c->client_fd, POLLRDHUP, 0};
+            if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+                c->client_gone = 1;
+                return MHG_ERR_UPSTREAM;
+            }
+        }
         step(c, 50);
     }
     if (c->result == CURLE_OPERATION_TIMEDOUT) c->timed_out = 1;
@@ -178,6 +189,7 @@ mhg_status mhgi_upcall_wait(mhgi_upcall *c, int what, volatile int *stop) {
 }
 
 const char *mhgi_upcall_error(const mhgi_upcall *c) {
+    if (c->client_gone) return "the client disconnected before the model answered";
     if (c->timed_out) return "the model provider did not answer in time";
     if (c->too_big) return "the model provider's response exceeded the size limit";
     if (c->done && c->result != CURLE_OK) return curl_easy_strerror(c->result);

@@ -126,18 +126,35 @@ start_upstream() {
     UP_URL="http://127.0.0.1:$UP_PORT/v1"
 }
 
-# policy_from_example LEVEL OUT: copy examples/levelN.yaml, pointing its
-# webhook at the test upstream's hook sink. Extra sed expressions may follow.
+# policy_from_example LEVEL OUT [SED-EXPR...]: copy examples/levelN.yaml for a
+# test: its webhook points at the test upstream's hook sink, relative paths
+# are made absolute (the copy lives elsewhere), and the rate limit is removed
+# (tests that exercise it set their own). Extra sed expressions may follow.
 policy_from_example() {
     local level="$1" out="$2"
     shift 2
-    local src="${MHG_EXAMPLES_DIR:-$GW_SRC_DIR/examples}/level$level.yaml"
-    [ -f "$src" ] || { echo "FATAL: $src missing"; exit 1; }
-    sed -E "s#(webhook_url:).*#\\1 \"http://127.0.0.1:${UP_PORT:-9}/hooks/oncall\"#" "$src" >"$out"
+    local dir="${MHG_EXAMPLES_DIR:-$GW_SRC_DIR/examples}"
+    [ -f "$dir/level$level.yaml" ] || { echo "FATAL: $dir/level$level.yaml missing"; exit 1; }
+    policy_adapt "$dir/level$level.yaml" "$out"
     local e
     for e in "$@"; do sed -i -E "$e" "$out"; done
-    # relative paths in the example resolve against its own directory
-    sed -i -E "s#(validation_record:[[:space:]]*\"?)(\\.\\./|\\./)?([^/\"][^\"]*)#\\1$GW_SRC_DIR/examples/\\3#" "$out" 2>/dev/null || true
+}
+policy_adapt() { # policy_adapt SRC OUT
+    python3 - "$1" "$2" "http://127.0.0.1:${UP_PORT:-9}/hooks/oncall" <<'PY'
+import os, re, sys
+src, out, hook = sys.argv[1:4]
+base = os.path.dirname(os.path.abspath(src))
+s = open(src).read()
+s = re.sub(r'(?m)^(\s*webhook_url:).*$', r'\1 "%s"' % hook, s)
+def absolute(m):
+    key, val = m.group(1), m.group(2).strip().strip('"')
+    if val and not val.startswith("/"):
+        val = os.path.normpath(os.path.join(base, val))
+    return '%s "%s"' % (key, val)
+s = re.sub(r'(?m)^(\s*(?:dir|validation_record):)(.*)$', absolute, s)
+s = re.sub(r'(?m)^  rate_limit:\n(?:    .*\n?)*', '', s)
+open(out, "w").write(s)
+PY
 }
 
 # start_gateway POLICY [NAME] [extra serve flags...]: sets GW_PORT, GW_URL, GW_PID,
@@ -177,13 +194,20 @@ req() {
     local method="$1" url="$2" data="${3:-}"
     shift 3 || shift $#
     local auth=(-H "Authorization: Bearer $APP_KEY")
+    # the example policies may require an age band: adult unless a test
+    # sends its own (or sets NO_AGE=1 to send none)
+    local age=(-H "x-mhguard-age-band: adult")
     local a
     for a in "$@"; do
-        case "$a" in [Aa]uthorization:*) auth=() ;; esac
+        case "$a" in
+            [Aa]uthorization:*) auth=() ;;
+            [Xx]-mhguard-age-band:*) age=() ;;
+        esac
     done
     [ "${NO_AUTH:-0}" = 1 ] && auth=()
+    [ "${NO_AGE:-0}" = 1 ] && age=()
     local args=(-sS -X "$method" -o "$GW_WORK/resp.body" -D "$GW_WORK/resp.hdrs" -w '%{http_code}'
-        --max-time "${REQ_TIMEOUT:-30}" "${auth[@]}")
+        --max-time "${REQ_TIMEOUT:-30}" "${auth[@]}" "${age[@]}")
     if [ -n "$data" ]; then
         args+=(-H "Content-Type: application/json" --data-binary "$data")
     fi

@@ -161,27 +161,22 @@ else
     fail "review: could not create a reviewer key" "$(cat "$GW_WORK/keys.err")"
 fi
 
-# --- age band: required by policy -------------------------------------------------
-stop_gateway
-policy_from_example 3 "$GW_WORK/policy-age.yaml"
-python3 - "$GW_WORK/policy-age.yaml" <<'EOF'
-import sys, re
-p = sys.argv[1]
-s = open(p).read()
-if re.search(r'^age:', s, re.M):
-    s = re.sub(r'(^age:\n)', r'\1  require_band: true\n', s, count=1, flags=re.M)
-    s = re.sub(r'(^age:\n  require_band: true\n(?:.*\n)*?)  require_band: (true|false)\n', r'\1', s, count=1, flags=re.M)
-else:
-    s += "\nage:\n  require_band: true\n"
-open(p, "w").write(s)
-EOF
-start_gateway "$GW_WORK/policy-age.yaml" gateway-age
-chat "$MSG_NONE"
+# --- age band: the level-3 example requires it ----------------------------------------
+NO_AGE=1 chat "$MSG_NONE"
 expect_eq "age band required: 400 without it" "$STATUS" 400
 expect_eq "age band required: code" "$(jget "$BODY" 'j["error"]["code"]')" age_band_required
-chat "$MSG_NONE" -H "x-mhguard-age-band: adult"
-expect_eq "age band required: 200 with it" "$STATUS" 200
+NO_AGE=1 chat "$MSG_NONE" -H "x-mhguard-age-band: adult"
+expect_eq "age band required: 200 with the header" "$STATUS" 200
+NO_AGE=1 req POST "$GW_URL/v1/chat/completions" \
+    '{"model":"m","mhguard":{"age_band":"adult"},"messages":[{"role":"user","content":"hello"}]}'
+expect_eq "age band required: 200 with the body field" "$STATUS" 200
 chat "$MSG_NONE" -H "x-mhguard-age-band: toddler"
 expect_eq "age band: invalid value is 400" "$STATUS" 400
+
+# --- minors: stricter thresholds (high risk already gets the crisis reply) ----------
+up_reset
+chat "$MSG_HIGH" -H "x-mhguard-age-band: minor" -H "x-mhguard-country: US"
+expect_eq "minor, high risk: crisis reply (minor thresholds)" "$(hdr x-mhguard-action)" crisis
+expect_eq "minor, high risk: model NOT called" "$(up_chat_count)" 0
 
 gw_finish

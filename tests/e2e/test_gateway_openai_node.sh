@@ -19,7 +19,8 @@ fi
 pass "openai@4 installed: $(node -p "require('$E2E_DIR/node_modules/openai/package.json').version")"
 
 start_upstream
-policy_from_example 3 "$GW_WORK/policy.yaml"
+# level 1: no age band required, so the client needs nothing but baseURL and apiKey
+policy_from_example 1 "$GW_WORK/policy.yaml"
 start_gateway "$GW_WORK/policy.yaml"
 
 OUT="$(cd "$E2E_DIR" && node openai_client.mjs "$GW_URL/v1" "$APP_KEY" 2>"$GW_WORK/node.err")"

@@ -42,8 +42,12 @@ expect_eq "screen: same risk and categories as the CLI" \
 
 req POST "$GW_URL/v1/screen" '{"id":1}'
 expect_eq "screen without text: 400" "$STATUS" 400
-req POST "$GW_URL/v1/screen" '{"text":"hi","age_band":"elderly"}'
+NO_AGE=1 req POST "$GW_URL/v1/screen" '{"text":"hi","age_band":"elderly"}'
 expect_eq "screen bad age band: 400" "$STATUS" 400
+NO_AGE=1 req POST "$GW_URL/v1/screen" '{"text":"hi"}'
+expect_eq "screen without the age band the policy requires: 400" "$STATUS" 400
+NO_AGE=1 req POST "$GW_URL/v1/screen" '{"text":"hi","age_band":"adult"}'
+expect_eq "screen with the age band as a field: 200" "$STATUS" 200
 
 # conversation memory via the API
 req POST "$GW_URL/v1/screen" '{"text":"I gave my cat away to my neighbour yesterday.","conversation_id":"s-conv-1"}'
@@ -65,7 +69,7 @@ check "screen: conversation_id carries risk over turns ($WITHOUT alone, $WITH in
     echo '{"id":"b6","text":"estoy bien, gracias","lang":"es"}'
 } >"$GW_WORK/batch.jsonl"
 STATUS="$(curl -sS -o "$GW_WORK/batch.out" -w '%{http_code}' -H "Authorization: Bearer $APP_KEY" \
-    -H "Content-Type: application/x-ndjson" --data-binary "@$GW_WORK/batch.jsonl" "$GW_URL/v1/screen/batch")"
+    -H "x-mhguard-age-band: adult" -H "Content-Type: application/x-ndjson" --data-binary "@$GW_WORK/batch.jsonl" "$GW_URL/v1/screen/batch")"
 expect_eq "batch jsonl: 200" "$STATUS" 200
 expect_eq "batch jsonl: one output line per input line, blank lines skipped" "$(wc -l <"$GW_WORK/batch.out")" 6
 expect_eq "batch jsonl: ids in order" \

@@ -137,4 +137,44 @@ else
   fail "engine eval failed"
 fi
 
+# --- fusion through `mhguard screen` -------------------------------------
+# A paraphrase the fixture model learned: model evidence (source "model")
+# pointing into the text, the model's version in the verdict.
+"$BIN" screen --json --model "$W/a.model" "i keep thinking about killing myself honestly" \
+  >"$W/f1.json" 2>"$W/f1.err" || { cat "$W/f1.err"; fail "screen with a model"; }
+python3 - "$W/f1.json" "$W/a.model.json" <<'EOF' || fail "model evidence in the verdict"
+import json, sys
+v = json.load(open(sys.argv[1])); man = json.load(open(sys.argv[2]))
+text = "i keep thinking about killing myself honestly"
+assert v["versions"]["model"] == man["model_version"], v["versions"]
+ms = [e for e in v["evidence"] if e["source"] == "model"]
+assert ms, v["evidence"]
+for e in ms:
+    assert text.encode()[e["start"]:e["end"]].decode() == e["text"], e
+    assert e["rule"].startswith("model."), e
+    assert 0 < e["weight"] <= 1, e
+assert v["categories"]["suicide"]["level"] in ("low", "moderate", "high", "imminent"), v
+EOF
+ok "fusion: model evidence with spans and the model version"
+
+# Context still applies: where the rules mark a suicide match as negated (or
+# idiom / hypothetical / informational) and see no plain first-person match,
+# the model alone must not lift suicide above low.
+for t in "i would never kill myself" "i would never ever want to kill myself, i love my life"; do
+  "$BIN" screen --json --model none "$t" >"$W/r0.json"
+  "$BIN" screen --json --model "$W/a.model" "$t" >"$W/r1.json"
+  python3 - "$W/r0.json" "$W/r1.json" <<'EOF' || fail "context cap for: $t"
+import json, sys
+r0, r1 = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+L = ["none", "low", "moderate", "high", "imminent"]
+lvl = lambda v, c: L.index(v["categories"].get(c, {"level": "none"})["level"])
+disc = {"negated", "idiom", "hypothetical", "informational", "past"}
+sui = [e for e in r0["evidence"] if e["category"] == "suicide"]
+plain = [e for e in sui if not (set(e["flags"]) & disc)]
+assert sui and not plain, ("precondition: the rules must mark this as discounted", r0["evidence"])
+assert lvl(r1, "suicide") <= max(lvl(r0, "suicide"), 1), (r0["categories"], r1["categories"])
+EOF
+done
+ok "fusion: negated messages are not pushed above low by the model"
+
 echo "$pass passed, 0 failed"
