@@ -82,8 +82,18 @@ static void rule_context(const mhgi_fusion_ctx *ctx, mhg_category c, int *plain,
     for (size_t i = 0; i < ctx->n_items; i++) {
         const mhgi_item *it = &ctx->items[i];
         if (it->turn != 0) continue; /* carried risk is handled by the rules */
+        /* a message about someone else at risk ("my friend wants to end
+         * it") is third person for the self-directed categories, whatever
+         * entry matched */
+        if (it->category == (int8_t)MHG_CAT_THIRD_PARTY_CONCERN &&
+            (c == MHG_CAT_SUICIDE || c == MHG_CAT_SELF_HARM))
+            *flags |= MHG_FLAG_THIRD_PERSON;
         if (it->orig_category != (int8_t)c && it->category != (int8_t)c) continue;
         unsigned f = it->flags & DISCOUNT_FLAGS;
+        /* re-routed by the context rules (someone else at risk) */
+        if (it->orig_category == (int8_t)c && it->category != (int8_t)c &&
+            it->category == (int8_t)MHG_CAT_THIRD_PARTY_CONCERN)
+            f |= MHG_FLAG_THIRD_PERSON;
         if (f)
             *flags |= f;
         else if (it->category == (int8_t)c)
