@@ -16,12 +16,21 @@
  *   idiom          a cue overlapping the match cancels it (weight 0)
  *   negation       cue within 4 words (6 characters without spaces) before
  *                  the match (or after, for scope: after), same clause, and
- *                  no first-person cue in between ("I don't know why I want
- *                  to die" stays a disclosure)
- *   third_person   cue earlier in the same sentence, no first-person cue in
- *                  between: the match moves to third_party_concern
- *   past           cue in the same sentence: weight x0.5, suicide facets
- *                  become past_attempt
+ *                  no first-person cue between the cue and the end of the
+ *                  match ("I don't know why but I want to die" stays a
+ *                  disclosure; the "I" may open the matched phrase)
+ *   third_person   cue earlier in the same sentence, no first-person cue
+ *                  between it and the end of the match: the match moves to
+ *                  third_party_concern. Entries of category
+ *                  third_party_concern carry the flag by construction.
+ *   past           cue in the same clause, or after the match in the same
+ *                  sentence ("I used to cut, clean for six years"): weight
+ *                  x0.5, suicide facets become past_attempt. A past cue in
+ *                  an earlier clause does not reach ("I used to be happy,
+ *                  now I want to die")
+ *   attempt        a suicide method/intent/plan/ideation match inside a
+ *                  past_attempt match ("I tried to hang myself") describes
+ *                  the attempt: its facet becomes past_attempt
  *   hypothetical,  cue in the same sentence: weight x0.25
  *   informational
  */
@@ -213,7 +222,7 @@ static unsigned context_flags(const mhg_engine *e, const mhg_scratch *s,
             if ((ci->scope & MHG_LEX_SCOPE_BEFORE) && c->start < m->start && c->end <= m->end &&
                 same_span(s, c->start, m->start, 1) &&
                 within_window(s, c->end, m->start, x->spaces) &&
-                !(c->end < m->start && first_person_between(e, s, x->lang, c->end, m->start)))
+                !first_person_between(e, s, x->lang, c->end, m->end))
                 flags |= MHG_FLAG_NEGATED;
             else if ((ci->scope & MHG_LEX_SCOPE_AFTER) && c->end > m->end && c->start > m->start &&
                      same_span(s, m->end, c->start, 1) &&
@@ -223,11 +232,16 @@ static unsigned context_flags(const mhg_engine *e, const mhg_scratch *s,
             break;
         case MHG_LEX_CUE_THIRD_PERSON:
             if (c->start < m->start && same_span(s, c->start, m->start, 2) &&
-                !(c->end < m->start && first_person_between(e, s, x->lang, c->end, m->start)))
+                !first_person_between(e, s, x->lang, c->end, m->end))
                 flags |= MHG_FLAG_THIRD_PERSON;
             break;
         case MHG_LEX_CUE_PAST:
-            if (same_span(s, c->start, m->start, 2)) flags |= MHG_FLAG_PAST;
+            /* same clause, or later in the same sentence ("I used to cut,
+             * clean for six years"); an earlier clause does not reach:
+             * "I used to be happy, now I want to die" */
+            if (same_span(s, c->start, m->start, 1) ||
+                (c->start >= m->end && same_span(s, m->start, c->start, 2)))
+                flags |= MHG_FLAG_PAST;
             break;
         case MHG_LEX_CUE_HYPOTHETICAL:
             if (same_span(s, c->start, m->start, 2)) flags |= MHG_FLAG_HYPOTHETICAL;
@@ -245,6 +259,24 @@ static unsigned context_flags(const mhg_engine *e, const mhg_scratch *s,
 #define CORE_SUICIDE_FACETS                                                                    \
     (MHG_FACET_WISH_DEAD | MHG_FACET_IDEATION | MHG_FACET_METHOD | MHG_FACET_INTENT |          \
      MHG_FACET_PLAN | MHG_FACET_PREPARATORY | MHG_FACET_PAST_ATTEMPT)
+
+/* A method / intent / plan / ideation match inside an attempt ("I tried to
+ * hang myself") describes that attempt, not a current plan. */
+static void attempt_overlap(mhg_scratch *s) {
+    const unsigned describes = MHG_FACET_METHOD | MHG_FACET_INTENT | MHG_FACET_PLAN |
+                               MHG_FACET_IDEATION;
+    for (size_t i = 0; i < s->n_items; i++) {
+        mhgi_item *a = &s->items[i];
+        if (a->orig_category != MHG_CAT_SUICIDE || a->category != MHG_CAT_SUICIDE ||
+            a->facet != MHG_FACET_PAST_ATTEMPT || (a->flags & MHG_FLAG_NEGATED))
+            continue;
+        for (size_t j = 0; j < s->n_items; j++) {
+            mhgi_item *b = &s->items[j];
+            if (j == i || b->category != MHG_CAT_SUICIDE || !(b->facet & describes)) continue;
+            if (b->nstart >= a->nstart && b->nend <= a->nend) b->facet = MHG_FACET_PAST_ATTEMPT;
+        }
+    }
+}
 
 void mhgi_apply_context(const mhg_engine *e, mhg_scratch *s) {
     segment(s);
@@ -267,10 +299,10 @@ void mhgi_apply_context(const mhg_engine *e, mhg_scratch *s) {
         }
         if (flags & MHG_FLAG_HYPOTHETICAL) w *= MHGI_DISCOUNT_HYPOTHETICAL;
         if (flags & MHG_FLAG_INFORMATIONAL) w *= MHGI_DISCOUNT_INFORMATIONAL;
-        if ((flags & MHG_FLAG_THIRD_PERSON) && cat != MHG_CAT_THIRD_PARTY_CONCERN)
+        if (cat == MHG_CAT_THIRD_PARTY_CONCERN || (flags & MHG_FLAG_THIRD_PERSON)) {
             cat = MHG_CAT_THIRD_PARTY_CONCERN;
-        else
-            flags &= ~(unsigned)MHG_FLAG_THIRD_PERSON;
+            flags |= MHG_FLAG_THIRD_PERSON;
+        }
         if (s->n_items >= s->cap_items) break;
         mhgi_item *it = &s->items[s->n_items++];
         it->entry = m->entry;
@@ -289,4 +321,5 @@ void mhgi_apply_context(const mhg_engine *e, mhg_scratch *s) {
         it->weight = (float)w;
         it->rule_id = mhg_lexicon_entry_get(e->lex, m->entry)->rule_id;
     }
+    attempt_overlap(s);
 }

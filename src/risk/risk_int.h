@@ -40,6 +40,13 @@
 /* Modifiers: minimum strength of timing / means-at-hand to raise a level. */
 #define MHGI_TIMING_MIN 0.15
 #define MHGI_MEANS_MIN 0.25
+/* Level of a wish to be dead alone (C-SSRS screener item 1: low risk).
+ * Several case files expect moderate; see docs/internals/risk.md. */
+#define MHGI_WISH_DEAD_LEVEL MHG_LEVEL_LOW
+/* past_attempt this strong is a recent attempt (C-SSRS: past 3 months). */
+#define MHGI_RECENT_ATTEMPT 0.80
+/* A timing / means-at-hand entry this strong is evidence by itself. */
+#define MHGI_MODIFIER_ALONE 0.50
 /* A timing entry this strong states an intent by itself ("今夜死ぬ"). */
 #define MHGI_TIMING_INTENT 0.65
 /* Conversation memory. */

@@ -14,17 +14,22 @@
  *   timing or means at hand -> imminent, and so is ideation with both a
  *   time and the means at hand; ideation or wish_dead with timing or means
  *   at hand, and a recent attempt (past_attempt with timing) -> high. A timing entry strong enough to state an intent by itself
- *   ("今夜死ぬ", weight >= 0.65) counts as intent. Timing and means-at-hand
- *   items alone ("tonight", "the pills are here") never raise a level or a
- *   score: they only modify other evidence.
+ *   ("今夜死ぬ", weight >= 0.65) counts as intent. Weak timing and
+ *   means-at-hand items (< 0.5: "tonight") never raise a level or a score
+ *   alone: they only modify other evidence. Strong ones ("the pills are
+ *   right here", >= 0.5) also count as evidence by themselves (moderate
+ *   through the score).
  * Level, other categories: from the strongest item (>= 0.25 low, >= 0.5
  * moderate, >= 0.75 high; overdose >= 0.9 imminent, an ingestion in
  * progress); overdose or harm_to_others at high with a timing item ->
  * imminent. medical_emergency stops at high (the reply is "call emergency
  * services", the same as high).
  * Everywhere: the noisy-OR score alone can lift a category to moderate
- * (several weak signals together), never higher, and only signals without
- * a context flag count for that; discounted ones lift it to low at most.
+ * (two or more weak signals together), never higher, and only signals
+ * without a context flag count for that; discounted ones lift it to low at
+ * most. One signal alone gets the level of its facet or weight.
+ * Recent attempt: a past_attempt item of weight >= 0.8 (the lexicon's way
+ * of saying "within the past three months", C-SSRS) -> high.
  * third_party_concern: matches moved there by a third-person cue are scored
  * as if personal, in their own category, and the concern takes the highest
  * of those levels, capped at high; direct concern entries ("my friend is
@@ -45,11 +50,13 @@
 typedef struct acc {
     double core_keep;              /* prod(1 - w) over core and plain items */
     double clean_keep;             /* the same over items without a context flag */
+    int n_clean;                   /* items without a context flag */
     double mod_keep;               /* prod(1 - w) over modifier items */
     double facet_keep[MHG_FACET_COUNT];
     double past_flag_keep;         /* past_attempt items from a past cue */
     double max_plain;              /* strongest item without a facet */
     double max_core;               /* strongest core item */
+    double max_attempt;            /* strongest attempt entry, no past cue */
     double max_any;
     int n, n_current, n_core;
     unsigned facets_seen;
@@ -62,27 +69,47 @@ static void acc_init(acc *a) {
 }
 
 static void acc_add(acc *a, const mhgi_item *it) {
-    double w = it->weight;
+    /* weights are stored as float: round back to the 4 decimals of the
+     * lexicon so that 0.9 compares as 0.9 against the thresholds */
+    double w = floor((double)it->weight * 10000.0 + 0.5) / 10000.0;
     if (w <= 0) return;
     a->n++;
     if (!(it->flags & MHG_FLAG_CARRIED)) a->n_current++;
     if (w > a->max_any) a->max_any = w;
     unsigned f = it->facet;
     if (f & MOD_FACETS) {
-        a->mod_keep *= 1.0 - w;
         a->facet_keep[__builtin_ctz(f)] *= 1.0 - w;
+        /* A strong modifier is a signal by itself ("the pills are right
+         * here"): it counts like other evidence. A weak one ("tonight")
+         * only modifies. */
+        if (w < MHGI_MODIFIER_ALONE) {
+            a->mod_keep *= 1.0 - w;
+            return;
+        }
+        a->core_keep *= 1.0 - w;
+        if (!(it->flags & (MHG_FLAG_NEGATED | MHG_FLAG_IDIOM | MHG_FLAG_PAST |
+                           MHG_FLAG_HYPOTHETICAL | MHG_FLAG_INFORMATIONAL))) {
+            a->clean_keep *= 1.0 - w;
+            a->n_clean++;
+        }
+        a->n_core++;
         return;
     }
     a->core_keep *= 1.0 - w;
     if (!(it->flags & (MHG_FLAG_NEGATED | MHG_FLAG_IDIOM | MHG_FLAG_PAST | MHG_FLAG_HYPOTHETICAL |
-                       MHG_FLAG_INFORMATIONAL)))
+                       MHG_FLAG_INFORMATIONAL))) {
         a->clean_keep *= 1.0 - w;
+        a->n_clean++;
+    }
     a->n_core++;
     if (f) {
         if (f == MHG_FACET_PAST_ATTEMPT && (it->flags & MHG_FLAG_PAST))
             a->past_flag_keep *= 1.0 - w;
         else
             a->facet_keep[__builtin_ctz(f)] *= 1.0 - w;
+        if (f == MHG_FACET_PAST_ATTEMPT && it->orig_facet == MHG_FACET_PAST_ATTEMPT &&
+            !(it->flags & MHG_FLAG_PAST) && w > a->max_attempt)
+            a->max_attempt = w;
         if (w > a->max_core) a->max_core = w;
     } else if (w > a->max_plain) {
         a->max_plain = w;
@@ -143,7 +170,7 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
      * context cue discounted lift it past low ("five years ago I tried to
      * kill myself, I'm doing well" stays low however it is phrased) */
     double clean = 1.0 - a->clean_keep;
-    if (clean >= MHGI_T_MODERATE) lv = MHG_LEVEL_MODERATE;
+    if (clean >= MHGI_T_MODERATE && a->n_clean >= 2) lv = MHG_LEVEL_MODERATE;
     else if (core >= MHGI_T_LOW) lv = MHG_LEVEL_LOW;
     /* items without a facet */
     mhg_level plain = level_of_weight(a->max_plain, c);
@@ -154,7 +181,7 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
     /* C-SSRS screener logic over the facets */
     double timing = S[it] > timing_any ? S[it] : timing_any;
     int has_timing = timing >= MHGI_TIMING_MIN, has_means = S[ih] >= MHGI_MEANS_MIN;
-    lv = maxl(lv, facet_level(S[iw], MHG_LEVEL_LOW));
+    lv = maxl(lv, facet_level(S[iw], MHGI_WISH_DEAD_LEVEL));
     lv = maxl(lv, facet_level(S[ii], MHG_LEVEL_MODERATE));
     lv = maxl(lv, facet_level(S[ia], MHG_LEVEL_MODERATE));
     if (past_flag >= 0.2) lv = maxl(lv, MHG_LEVEL_LOW);
@@ -170,6 +197,8 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
     /* "I want to kill myself tonight, the pills are right here" */
     if (S[ii] >= MHGI_FACET_FULL && has_timing && has_means) lv = maxl(lv, MHG_LEVEL_IMMINENT);
     if (S[ia] >= MHGI_FACET_FULL && has_timing) lv = maxl(lv, MHG_LEVEL_HIGH);
+    /* a recent attempt (the lexicon marks one with weight >= 0.8) */
+    if (a->max_attempt >= MHGI_RECENT_ATTEMPT) lv = maxl(lv, MHG_LEVEL_HIGH);
 
     /* other categories: an ingestion in progress, a threat with a time */
     if ((c == MHG_CAT_OVERDOSE || c == MHG_CAT_HARM_TO_OTHERS) && lv >= MHG_LEVEL_HIGH &&

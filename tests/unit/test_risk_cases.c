@@ -8,6 +8,8 @@
  * fails. Environment:
  *   MHG_CASES=es,fr        run only these files (by language / base name)
  *   MHG_CASES_VERBOSE=1    print every case, not only failures
+ *   MHG_CASES_MODEL=none   rules only (no learned model), to tell rule
+ *                          failures from model (fusion) failures
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -36,6 +38,8 @@ static int setup_engine(void **state) {
     char cache[4096];
     snprintf(cache, sizeof cache, "%s/lexicon-cache", env_or("MHG_BUILD_DIR", "."));
     mhg_engine_options o = {.data_dir = env_or("MHG_DATA_DIR", NULL), .cache_dir = cache};
+    const char *model = getenv("MHG_CASES_MODEL");
+    if (model) o.model_path = strcmp(model, "none") ? model : "";
     mhg_status st = mhg_engine_load(&o, &g_engine, g_err, sizeof g_err);
     if (st != MHG_OK) {
         fprintf(stderr, "cannot load the engine: %s: %s\n", mhg_strerror(st), g_err);
