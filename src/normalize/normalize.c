@@ -130,35 +130,42 @@ typedef struct shape {
     unsigned alnum_run; /* length of the current run of letters/digits */
     unsigned mask;      /* AF_* seen in the current run of word characters */
     unsigned bang;      /* previous byte was '!' inside that run */
+    unsigned leet;      /* some word mixes letters with digits/symbols */
+    size_t isolated;    /* one-character elements seen (joining candidates) */
 } shape;
 
-static inline void shape_end_word(struct mhg_norm_work *w, shape *sh) {
+static inline void shape_end_word(shape *sh) {
     /* letters mixed with digits or @ $ |: "k1ll", "$uicide" (not "2024") */
-    if ((sh->mask & AF_LETTER) && (sh->mask & (AF_DIGIT | AF_SYM))) w->seen |= MHGI_SEEN_LEET;
+    if ((sh->mask & AF_LETTER) && (sh->mask & (AF_DIGIT | AF_SYM))) sh->leet = 1;
     sh->mask = 0;
     sh->bang = 0;
 }
 
-static inline void shape_end_alnum(struct mhg_norm_work *w, shape *sh) {
-    if (sh->alnum_run == 1) w->isolated++; /* a one-character word: "k i l l" */
+static inline void shape_end_alnum(shape *sh) {
+    if (sh->alnum_run == 1) sh->isolated++; /* a one-character word: "k i l l" */
     sh->alnum_run = 0;
 }
 
-static inline void shape_byte(struct mhg_norm_work *w, shape *sh, unsigned c) {
+static inline void shape_byte(shape *sh, unsigned c) {
     unsigned f = ascii_af[c];
     if (f & (AF_LETTER | AF_DIGIT)) {
         sh->alnum_run++;
     } else {
-        shape_end_alnum(w, sh);
-        if (c == '@' || c == '$') w->isolated++; /* may be an element: "$ u i" */
+        shape_end_alnum(sh);
+        if (c == '@' || c == '$') sh->isolated++; /* may be an element: "$ u i" */
     }
     if (f) {
-        if ((f & AF_LETTER) && sh->bang) w->seen |= MHGI_SEEN_LEET; /* "k!ll" */
+        if ((f & AF_LETTER) && sh->bang) sh->leet = 1; /* "k!ll" */
         sh->bang = f & AF_BANG;
         sh->mask |= f;
     } else {
-        shape_end_word(w, sh);
+        shape_end_word(sh);
     }
+}
+
+static inline void shape_finish(shape *sh) {
+    shape_end_alnum(sh);
+    shape_end_word(sh);
 }
 
 /* Code points replaced before utf8proc sees them (or after it produced them):
@@ -383,7 +390,7 @@ static mhg_status push_source(struct mhg_norm_work *w, uint32_t cp, uint32_t s, 
  * folding as it goes. Units per source code point: at most 32. */
 static mhg_status decode(const unsigned char *t, size_t len, struct mhg_norm_work *w) {
     size_t i = 0;
-    shape sh = {0, 0, 0};
+    shape sh = {0, 0, 0, 0, 0};
     w->n = 0;
     w->seen = 0;
     w->isolated = 0;
@@ -399,7 +406,7 @@ static mhg_status decode(const unsigned char *t, size_t len, struct mhg_norm_wor
             size_t stop = len;
             if (stop - i > w->cap - w->n - 1) stop = i + (w->cap - w->n - 1);
             while (i < stop && t[i] < 0x80) {
-                shape_byte(w, &sh, t[i]);
+                shape_byte(&sh, t[i]);
                 push_ascii(w, t[i], (uint32_t)i, (uint32_t)i + 1);
                 i++;
             }
@@ -433,8 +440,9 @@ static mhg_status decode(const unsigned char *t, size_t len, struct mhg_norm_wor
         if (st != MHG_OK) return st;
         i += n;
     }
-    shape_end_alnum(w, &sh);
-    shape_end_word(w, &sh);
+    shape_finish(&sh);
+    if (sh.leet) w->seen |= MHGI_SEEN_LEET;
+    w->isolated = sh.isolated;
     return MHG_OK;
 }
 
