@@ -45,7 +45,7 @@ CRISIS="I'm going to kill myself tonight, I already have the pills ready"
 run "$TMP/empty" --json --lang en "$CRISIS"
 [ "$RC" -eq 0 ] || fail "crisis --json exit $RC: $(cat "$TMP/err")"
 r=$(risk_of)
-case "$r" in high|imminent) ;; *) fail "crisis example got risk '$r', expected high or imminent";; esac
+case "$r" in high|imminent) ;; *) fail "crisis example got risk '$r', expected high or imminent (is data/lexicons/en.yaml there?)";; esac
 python3 - "$TMP/out" "$CRISIS" <<'EOF' || fail "crisis verdict JSON is incomplete"
 import json, sys
 v = json.load(open(sys.argv[1])); text = sys.argv[2].encode()
@@ -65,6 +65,17 @@ run "$TMP/empty" --json --lang en "I would never kill myself, I love my life and
 r=$(risk_of)
 case "$r" in none|low) ;; *) fail "negated example got risk '$r', expected none or low";; esac
 pass "negated example: risk $r"
+
+# The same in Spanish, without a language hint (detection must route it).
+run "$TMP/empty" --json "quiero matarme esta noche, ya tengo las pastillas listas"
+[ "$RC" -eq 0 ] || fail "es crisis exit $RC"
+r=$(risk_of)
+case "$r" in high|imminent) ;; *) fail "es crisis example got risk '$r', expected high or imminent";; esac
+run "$TMP/empty" --json "nunca me mataría, amo mi vida y a mi familia"
+[ "$RC" -eq 0 ] || fail "es negated exit $RC"
+r=$(risk_of)
+case "$r" in none|low) ;; *) fail "es negated example got risk '$r', expected none or low";; esac
+pass "Spanish crisis and negated examples"
 
 run "$TMP/empty" --lang en "$CRISIS"
 [ "$RC" -eq 0 ] || fail "readable verdict exit $RC"
