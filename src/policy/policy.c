@@ -642,20 +642,24 @@ static int setting_is(const mhg_policy *p, const char *s) {
 /* Does the validation record hold measured metrics? Recursively looks for a
  * numeric "recall" and a numeric "precision" or "fpr" (the eval harness
  * report has them per category and overall). */
+static int is_metric(json_t *v) {
+    /* a plain number, or the eval report's {"value", "lo", "hi"} interval */
+    return json_is_number(v) || (json_is_object(v) && json_is_number(json_object_get(v, "value")));
+}
+
 static void scan_metrics(json_t *j, int depth, int *recall, int *other) {
-    if (depth > 6 || !j) return;
+    if (depth > 8 || !j) return;
     if (json_is_object(j)) {
         const char *k;
         json_t *v;
         json_object_foreach(j, k, v) {
-            if (json_is_number(v)) {
+            if (is_metric(v)) {
                 if (!strcmp(k, "recall") || !strcmp(k, "sensitivity")) *recall = 1;
                 if (!strcmp(k, "precision") || !strcmp(k, "fpr") ||
                     !strcmp(k, "false_positive_rate"))
                     *other = 1;
-            } else {
-                scan_metrics(v, depth + 1, recall, other);
             }
+            if (!json_is_number(v)) scan_metrics(v, depth + 1, recall, other);
         }
     } else if (json_is_array(j)) {
         size_t i;
