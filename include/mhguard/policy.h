@@ -234,9 +234,10 @@ typedef struct mhg_request_info {
 typedef struct mhg_decision {
     mhg_action action;        /* allow / support / escalate / crisis */
     mhg_level severity;       /* review severity; NONE when not queued */
-    const char *reason;       /* static: "threshold", "floor_imminent", "floor_high",
-                                 "minor_abuse_disclosure", "minor_threshold",
-                                 "category_threshold", "none" */
+    const char *reason;       /* static: the rule that decided: "floor_imminent",
+                                 "floor_high", "floor_moderate", "minor_abuse_disclosure",
+                                 "threshold", "category_threshold", "minor_threshold",
+                                 "none", or "error" (fail-closed reset) */
     int call_model;           /* 0: do not call the upstream; send reply_text */
     int require_resources;    /* the model's reply must carry crisis resources */
     int queue_review;         /* put the conversation in the review queue */
