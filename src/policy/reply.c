@@ -92,6 +92,10 @@ const char *mhg_reply_action_name(mhg_reply_action a) {
 #define CUE_WORDS 8
 /* How far back a stream rescans: longest match plus cue context. */
 #define STREAM_BACK_BYTES 1024u
+/* A stream rescans only after this many new stable bytes (token-sized
+ * chunks would otherwise rescan the window for every word); it only delays
+ * release and blocking by at most this much text. */
+#define STREAM_SCAN_STEP 64u
 #define POOL_MAX 16
 
 /* Per-thread working memory for one scan. */
@@ -659,6 +663,7 @@ struct mhg_reply_stream {
     size_t released; /* bytes handed to the caller */
     size_t decided;  /* findings ending at or before this are decided */
     size_t scanned;  /* stable end at the last scan */
+    size_t validated; /* bytes checked to be complete, valid UTF-8 */
     int blocked;
     int failed;
     mhg_reply_result partial; /* findings so far */
@@ -728,12 +733,16 @@ static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r
 static mhg_status stream_scan(mhg_reply_stream *st, int final) {
     size_t end = complete_utf8(st->buf, st->len);
     if (final && end != st->len) return MHG_ERR_UTF8;
+    /* validate every chunk as it arrives, even when the scan waits */
+    if (end > st->validated) {
+        if (!mhg_utf8_valid(st->buf + st->validated, end - st->validated)) return MHG_ERR_UTF8;
+        st->validated = end;
+    }
     size_t stable = end;
     if (!final) {
         while (stable > 0 && !is_ws(st->buf[stable - 1])) stable--;
     }
-    if (!final && stable <= st->scanned) return MHG_OK;
-    if (!mhg_utf8_valid(st->buf, stable)) return MHG_ERR_UTF8;
+    if (!final && stable < st->scanned + STREAM_SCAN_STEP) return MHG_OK;
     /* rescan from a whitespace far enough back for the longest phrase and
      * its cue context */
     size_t ws = st->decided > STREAM_BACK_BYTES ? st->decided - STREAM_BACK_BYTES : 0;
