@@ -29,7 +29,8 @@ static void paths(void) {
 
 static mhg_status load_fixture(const char *name, mhg_policy **p, char *err, size_t errlen) {
     char path[1400];
-    snprintf(path, sizeof path, "%s/%s", fixture_dir, name);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", fixture_dir, name) >= sizeof path)
+        return MHG_ERR_TOO_BIG;
     return mhg_policy_load(path, p, err, errlen);
 }
 
