@@ -171,7 +171,8 @@ start_gateway() {
         >"$GW_LOG" 2>&1 &
     GW_PID=$!
     GW_PIDS+=("$GW_PID")
-    if ! wait_port_file "$GW_WORK/$name.port" "$GW_PID" 60; then
+    # generous: a cold start compiles the lexicons (tens of seconds on a busy machine)
+    if ! wait_port_file "$GW_WORK/$name.port" "$GW_PID" 300; then
         echo "FATAL: gateway did not start:"
         cat "$GW_LOG"
         exit 1

@@ -10,7 +10,8 @@ source "$(dirname "$0")/gateway_common.sh"
 # Messages per level (checked against the engine first, so a lexicon change
 # shows up as a clear precondition failure, not as a confusing gateway one).
 MSG_NONE="Can you suggest a good recipe for banana bread?"
-MSG_LOW="Goodbye everyone, thank you for everything."
+MSG_LOW="I gave my cat away to my neighbour yesterday."
+MSG_FAREWELL="Goodbye everyone, thank you for everything."
 MSG_MODERATE="I feel hopeless lately and sometimes I wish I was dead."
 MSG_HIGH="I want to kill myself. I have been thinking about taking all my pills."
 MSG_IMMINENT="I have the pills in my hand and I am going to swallow all of them tonight to kill myself."
@@ -142,10 +143,10 @@ expect_contains "stream escalate: resources appended in the stream" "$(stream_te
 
 # --- conversation memory across requests ---------------------------------------
 up_reset
-chat "I gave my cat away to my neighbour yesterday." -H "x-mhguard-conversation: conv-e2e-1"
 chat "$MSG_LOW" -H "x-mhguard-conversation: conv-e2e-1"
+chat "$MSG_FAREWELL" -H "x-mhguard-conversation: conv-e2e-1"
 SECOND="$(hdr x-mhguard-risk)"
-chat "$MSG_LOW"
+chat "$MSG_FAREWELL"
 ALONE="$(hdr x-mhguard-risk)"
 check "conversation: stored state raises a later turn ($ALONE alone -> $SECOND with history)" \
     python3 -c "import sys; L=['none','low','moderate','high','imminent']; sys.exit(0 if L.index('$SECOND') > L.index('$ALONE') else 1)"

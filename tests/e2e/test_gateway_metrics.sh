@@ -25,7 +25,7 @@ LOG="$GW_WORK/gateway.log"
     --cache-dir "$GW_CACHE" >"$LOG" 2>&1 &
 GW_PID=$!
 GW_PIDS+=("$GW_PID")
-wait_port_file "$GW_WORK/gateway.port" "$GW_PID" 60 || { cat "$LOG"; exit 1; }
+wait_port_file "$GW_WORK/gateway.port" "$GW_PID" 300 || { cat "$LOG"; exit 1; }
 GW_URL="http://127.0.0.1:$(cat "$GW_WORK/gateway.port")"
 
 req GET "$GW_URL/healthz" ""
