@@ -15,4 +15,5 @@ while IFS= read -r f; do args+=(--data "$f"); done < <(LC_ALL=C ls data/train/ch
 exec "$BIN" train "${args[@]}" --split train --dev-split dev \
   --out data/models/mhguard.model --seed 1 --c 4 --hash-bits 18 --word-ngrams 2 \
   --char-ngrams 3-5 --weight-bits 16 --weight mhguard-chat=10 \
-  --null-negatives goemotions,dreaddit,counsel-chat --min-positives 40 --threshold-rule f1+fpr0.02
+  --null-negatives goemotions,dreaddit,counsel-chat --min-positives 40 --threshold-rule f1+fpr0.02 \
+  --head-thresholds self_harm=off

@@ -49,6 +49,7 @@ static void usage(FILE *f) {
             "         [--hash-bits 18] [--word-ngrams 2] [--char-ngrams 3-5] [--weight-bits 16]\n"
             "         [--heads auto|suicide,self_harm,...] [--min-positives 40]\n"
             "         [--null-negatives SRC,SRC] [--weight SRC=K,...] [--threshold-rule f1|fprX|f1+fprX]\n"
+            "         [--head-thresholds CAT=LOW:MODERATE|CAT=off,...]\n"
             "Trains on rows with split == --split, calibrates and picks thresholds on\n"
             "--dev-split; other rows (test) are never read into the model. Labels: a\n"
             "field named after the category (1/0/true/false), or labels.<category> as a\n"
@@ -102,6 +103,33 @@ static int source_weight(const char *spec, const char *source) {
     return 1;
 }
 
+/* --head-thresholds suicide=0.3:0.6,self_harm=off: thresholds fixed from a
+ * dev evaluation of the fused engine (docs/model-card.md) instead of the
+ * model-alone rule; "off" (2.0) means the head never sets a level by
+ * itself. Returns 1 when cat is named. */
+static int head_override(const char *spec, const char *cat, double *t_low, double *t_mod) {
+    if (!spec) return 0;
+    size_t n = strlen(cat);
+    for (const char *p = spec; *p;) {
+        const char *eq = strchr(p, '=');
+        if (!eq) return 0;
+        if ((size_t)(eq - p) == n && !strncmp(p, cat, n)) {
+            if (!strncmp(eq + 1, "off", 3)) {
+                *t_low = *t_mod = 2.0;
+            } else {
+                double a, b;
+                if (sscanf(eq + 1, "%lf:%lf", &a, &b) != 2) return 0;
+                *t_low = a, *t_mod = b;
+            }
+            return 1;
+        }
+        const char *c = strchr(eq, ',');
+        if (!c) return 0;
+        p = c + 1;
+    }
+    return 0;
+}
+
 typedef struct file_stats {
     const char *path;
     char sha[65];
@@ -140,7 +168,7 @@ int mhg_cmd_train(int argc, char **argv) {
     const char *files[MAX_FILES];
     size_t n_files = 0;
     const char *out = NULL, *split = "train", *dev_split = "dev", *heads_arg = "auto";
-    const char *null_neg = NULL, *rule = "f1", *weights = NULL;
+    const char *null_neg = NULL, *rule = "f1", *weights = NULL, *head_thr = NULL;
     mhg_feature_config cfg;
     mhg_feature_config_default(&cfg);
     mhg_train_options topt;
@@ -156,6 +184,7 @@ int mhg_cmd_train(int argc, char **argv) {
         {"min-positives", required_argument, 0, 'm'}, {"null-negatives", required_argument, 0, 'n'},
         {"threshold-rule", required_argument, 0, 't'}, {"help", no_argument, 0, 'x'},
         {"weight", required_argument, 0, 'W'},
+        {"head-thresholds", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -191,6 +220,7 @@ int mhg_cmd_train(int argc, char **argv) {
         case 'n': null_neg = optarg; break;
         case 't': rule = optarg; break;
         case 'W': weights = optarg; break;
+        case 'T': head_thr = optarg; break;
         case 'x': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -387,6 +417,8 @@ int mhg_cmd_train(int argc, char **argv) {
             t_low = pick_threshold(y, p, n, "f1", 2.0); /* recall-weighted */
             if (t_low > t_mod) t_low = t_mod;
         }
+        const char *how = rule;
+        if (head_override(head_thr, mhg_category_name(heads[h]), &t_low, &t_mod)) how = "fixed (--head-thresholds)";
         if (mhg_model_set_thresholds(model, h, t_low, t_mod) != MHG_OK) {
             rc = 2;
             break;
@@ -405,6 +437,7 @@ int mhg_cmd_train(int argc, char **argv) {
         json_object_set_new(jh, "bias", json_real(hd->bias));
         json_object_set_new(jh, "t_low", json_real(t_low));
         json_object_set_new(jh, "t_moderate", json_real(t_mod));
+        json_object_set_new(jh, "threshold_source", json_string(how));
         if (n) {
             uint8_t *pred = malloc(n);
             if (pred) {
