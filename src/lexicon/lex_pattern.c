@@ -18,6 +18,16 @@
  * A gap `*` / `**` is up to 3 / 8 words (6 / 16 characters without spaces)
  * that do not cross a sentence end.
  *
+ * Literal sets: most patterns are alternations of fixed words. Each
+ * segment whose expansion (every path through its groups and optional
+ * items) has at most MHGI_MAX_LITERALS strings, with a `~` only on its last
+ * word, is matched as plain literals (Vectorscan's literal matcher, several
+ * times faster than the regex engines with start-of-match tracking); the
+ * start of a literal match is its end minus its length, and a final `~`
+ * word is extended to the end of the word by the scanner. Other segments
+ * (bigger expansions, `~` inside, gaps inside groups, `re:`) are compiled
+ * as regular expressions. Both run on the same squeezed text.
+ *
  * Gaps at the top level of a pattern (the usual "(a|b) ** (c|d)") are not
  * compiled into the expression: the pattern is split into segments, each
  * segment becomes its own Vectorscan expression, and the scanner joins the
@@ -28,6 +38,7 @@
  * stay in the expression (small ones only).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lexicon/lexicon_int.h"
@@ -41,17 +52,16 @@
  * sentence end", and word boundaries are checked by the scanner in C
  * (lexicon.c, on_match) instead of in the expression.
  */
-/* Separator between two words. The normalizer leaves one ASCII space
- * between words (typographic quotes and dashes already folded, hyphens made
- * spaces), so a separator is that space, optionally preceded by a comma,
- * colon, closing quote or bracket, or an ellipsis ("want to... die"), and
- * optionally followed by an opening quote or bracket. Anything wider (a
- * class repeated with '+') makes compiling 10-20x slower. */
-#define SEP_SPACES "(?:[,:\"')]|\\.\\.\\.?)? [\"'(]?"
+/* Separator between two words: one space. The scanner squeezes every run
+ * of separator characters in the text (spaces, commas, colons, quotes,
+ * brackets, dashes, an ellipsis) into one space before matching
+ * (mhgi_squeeze), so "kill, myself", "want to... die" and "\"kill\" myself"
+ * all reach the expressions as "kil myself" / "want to die". */
+#define SEP_SPACES " "
 #define SEP_NOSPACE " ?"
 /* One word of a gap: a space, then anything up to the next space, comma or
  * sentence end (so a gap stays inside its clause). */
-#define GAP_WORD " [^ .!?;,\\x{3002}\\x{ff01}\\x{ff1f}\\x{3001}\\x{ff0c}]+"
+#define GAP_WORD " [^ .!?;\\x{3002}\\x{ff01}\\x{ff1f}]+"
 #define GAP_CHAR "[^.!?;\\x{3002}\\x{ff01}\\x{ff1f}]"
 /* `word~`: more letters. ASCII letters/digits or any non-ASCII character;
  * the scanner's end-boundary check picks the end where the word stops. */
@@ -247,7 +257,10 @@ static void parse_seq(parser *p, mhgi_strbuf *out) {
         }
         if (p->t == T_GAP1 || p->t == T_GAP2) {
             if (!have_required) {
-                fail(p, "a gap must follow a required word", p->tstart);
+                fail(p,
+                     split && p->cur > 0 && n_items == 0 ? "two gaps in a row"
+                                                         : "a gap must follow a required word",
+                     p->tstart);
                 return;
             }
             if (pending_gap) {
@@ -266,6 +279,7 @@ static void parse_seq(parser *p, mhgi_strbuf *out) {
                 out = &p->pat->seg[p->cur];
                 pending_gap = 0;
                 have_required = 0;
+                n_items = 0;
             }
             next(p);
             continue;
@@ -333,13 +347,199 @@ static int top_level_pipe(const char *s) {
     return 0;
 }
 
+/* ---- literal expansion --------------------------------------------------- */
+
+typedef struct litset {
+    char **v;
+    unsigned char *tl; /* the string ends with a `~` word */
+    size_t n, cap;
+} litset;
+
+static void ls_free(litset *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    free(l->tl);
+    memset(l, 0, sizeof *l);
+}
+
+/* Add a copy of s[0..n); 0 on allocation failure or over the limit. */
+static int ls_add(litset *l, const char *s, size_t n, int tilde) {
+    if (l->n >= MHGI_MAX_LITERALS) return 0;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 8;
+        char **v = realloc(l->v, nc * sizeof *v);
+        if (!v) return 0;
+        l->v = v;
+        unsigned char *t = realloc(l->tl, nc);
+        if (!t) return 0;
+        l->tl = t;
+        l->cap = nc;
+    }
+    char *c = malloc(n + 1);
+    if (!c) return 0;
+    memcpy(c, s, n);
+    c[n] = '\0';
+    l->v[l->n] = c;
+    l->tl[l->n] = (unsigned char)tilde;
+    l->n++;
+    return 1;
+}
+
+/* The current word, normalized and squeezed, into a litset of one. */
+static int word_lit(parser *p, litset *out) {
+    mhg_normalized n;
+    mhg_normalized_init(&n);
+    int ok = 0;
+    if (mhg_normalize(p->s + p->tstart, p->tlen, MHG_NORM_PATTERN, &n) == MHG_OK) {
+        char *buf = malloc(n.len + 1);
+        if (buf) {
+            size_t k = mhgi_squeeze(n.text, n.len, buf, NULL);
+            ok = k > 0 && ls_add(out, buf, k, p->tilde);
+            free(buf);
+        }
+    }
+    mhg_normalized_free(&n);
+    return ok;
+}
+
+/* out = a x b (every a followed by every b). Separators: one space, or for
+ * `spaces: false` both nothing and one space. A `~` word cannot be followed
+ * by another word in a literal: fail (the segment stays a regex). */
+static int ls_product(parser *p, litset *a, litset *b, litset *out) {
+    for (size_t i = 0; i < a->n; i++) {
+        for (size_t j = 0; j < b->n; j++) {
+            size_t la = strlen(a->v[i]), lb = strlen(b->v[j]);
+            if (la == 0 || lb == 0) {
+                if (!ls_add(out, la ? a->v[i] : b->v[j], la ? la : lb, la ? a->tl[i] : b->tl[j]))
+                    return 0;
+                continue;
+            }
+            if (a->tl[i]) return 0;
+            char *buf = malloc(la + lb + 2);
+            if (!buf) return 0;
+            memcpy(buf, a->v[i], la);
+            int ok = 1;
+            if (!p->spaces) {
+                memcpy(buf + la, b->v[j], lb);
+                ok = ls_add(out, buf, la + lb, b->tl[j]);
+            }
+            if (ok) {
+                buf[la] = ' ';
+                memcpy(buf + la + 1, b->v[j], lb);
+                ok = ls_add(out, buf, la + lb + 1, b->tl[j]);
+            }
+            free(buf);
+            if (!ok) return 0;
+        }
+    }
+    return 1;
+}
+
+static int expand_alts(parser *p, litset *out);
+
+/* One sequence; stops at ')', '|' or the end. Returns 0 when the sequence
+ * cannot be literals. */
+static int expand_seq(parser *p, litset *out) {
+    litset cur = {0};
+    if (!ls_add(&cur, "", 0, 0)) return 0;
+    int ok = 1;
+    while (ok && p->t != T_END && p->t != T_RP && p->t != T_PIPE) {
+        litset item = {0}, next_set = {0};
+        if (p->t == T_GAP1 || p->t == T_GAP2) {
+            ok = 0; /* a gap inside a group (top-level gaps split segments) */
+        } else if (p->t == T_WORD) {
+            ok = word_lit(p, &item);
+            next(p);
+        } else if (p->t == T_LP) {
+            p->depth++;
+            next(p);
+            ok = expand_alts(p, &item);
+            p->depth--;
+            if (ok && p->t == T_RP) {
+                next(p);
+                if (p->t == T_Q) {
+                    ok = ls_add(&item, "", 0, 0);
+                    next(p);
+                }
+            } else {
+                ok = 0;
+            }
+        } else {
+            ok = 0;
+        }
+        if (ok) ok = ls_product(p, &cur, &item, &next_set);
+        ls_free(&item);
+        ls_free(&cur);
+        cur = next_set;
+    }
+    if (ok) {
+        for (size_t i = 0; i < cur.n && ok; i++) ok = ls_add(out, cur.v[i], strlen(cur.v[i]), cur.tl[i]);
+    }
+    ls_free(&cur);
+    return ok && !p->failed;
+}
+
+static int expand_alts(parser *p, litset *out) {
+    for (;;) {
+        if (!expand_seq(p, out)) return 0;
+        if (p->t != T_PIPE) return 1;
+        next(p);
+    }
+}
+
+/* Fill pat->lits[i] for every segment that can be matched as literals.
+ * Segments are the parts between top-level gaps (when the pattern has no
+ * top-level '|'), each expanded with a fresh parser over its own text. */
+static void expand_pattern(const char *match, int spaces, mhgi_pattern *pat) {
+    size_t len = strlen(match), starts[MHGI_MAX_SEGS + 1], ends[MHGI_MAX_SEGS + 1];
+    int nseg = 0, depth = 0;
+    int segmode = !top_level_pipe(match);
+    starts[0] = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = match[i];
+        if (c == '(') depth++;
+        else if (c == ')') depth--;
+        else if (c == '*' && depth == 0 && segmode) {
+            if (nseg + 1 >= MHGI_MAX_SEGS) return;
+            ends[nseg++] = i;
+            while (i + 1 < len && match[i + 1] == '*') i++;
+            starts[nseg] = i + 1;
+        }
+    }
+    ends[nseg++] = len;
+    if (nseg != pat->n_segs) return; /* cannot happen: the regex pass agreed */
+    for (int seg = 0; seg < nseg; seg++) {
+        char why[8];
+        parser p = {.s = match + starts[seg], .len = ends[seg] - starts[seg], .spaces = spaces,
+                    .why = why, .whylen = sizeof why, .pat = pat, .segmode = 0};
+        next(&p);
+        litset l = {0};
+        int ok = expand_alts(&p, &l) && p.t == T_END && l.n > 0;
+        for (size_t i = 0; ok && i < l.n; i++)
+            if (!l.v[i][0]) ok = 0; /* an empty string would match everywhere */
+        if (ok) {
+            pat->lit_ok[seg] = 1;
+            pat->lits[seg] = l.v;
+            pat->lit_tilde[seg] = l.tl;
+            pat->n_lits[seg] = l.n;
+        } else {
+            ls_free(&l);
+        }
+    }
+}
+
 void mhgi_pattern_init(mhgi_pattern *pat) {
     memset(pat, 0, sizeof *pat);
     for (int i = 0; i < MHGI_MAX_SEGS; i++) mhgi_sb_init(&pat->seg[i]);
 }
 
 void mhgi_pattern_free(mhgi_pattern *pat) {
-    for (int i = 0; i < MHGI_MAX_SEGS; i++) mhgi_sb_free(&pat->seg[i]);
+    for (int i = 0; i < MHGI_MAX_SEGS; i++) {
+        mhgi_sb_free(&pat->seg[i]);
+        for (size_t k = 0; k < pat->n_lits[i]; k++) free(pat->lits[i][k]);
+        free(pat->lits[i]);
+        free(pat->lit_tilde[i]);
+    }
     memset(pat, 0, sizeof *pat);
 }
 
@@ -382,5 +582,7 @@ mhg_status mhgi_pattern_compile(const char *match, int spaces, mhgi_pattern *pat
     }
     for (int i = 0; i < pat->n_segs; i++)
         if (pat->seg[i].oom) return MHG_ERR_NOMEM;
-    return p.failed ? MHG_ERR_PARSE : MHG_OK;
+    if (p.failed) return MHG_ERR_PARSE;
+    expand_pattern(match, spaces, pat);
+    return MHG_OK;
 }

@@ -159,3 +159,51 @@ int mhgi_is_word_cp(uint32_t cp) {
         return 0;
     }
 }
+
+/* Byte length of the separator character at t[i], or 0. */
+static size_t sep_at(const unsigned char *t, size_t len, size_t i) {
+    unsigned char c = t[i];
+    switch (c) {
+    case ' ': case '\t': case '\n': case '\r': case ',': case ':': case '"': case '\'':
+    case '(': case ')': case '-': case '/':
+        return 1;
+    case '.': /* two or more dots: an ellipsis */
+        if ((i + 1 < len && t[i + 1] == '.') || (i > 0 && t[i - 1] == '.')) return 1;
+        return 0;
+    case 0xC2: /* « » · */
+        if (i + 1 < len && (t[i + 1] == 0xAB || t[i + 1] == 0xBB || t[i + 1] == 0xB7)) return 2;
+        return 0;
+    case 0xE2: /* – — ‘ ’ “ ” „ … */
+        if (i + 2 < len && t[i + 1] == 0x80 &&
+            (t[i + 2] == 0x93 || t[i + 2] == 0x94 || t[i + 2] == 0x98 || t[i + 2] == 0x99 ||
+             t[i + 2] == 0x9C || t[i + 2] == 0x9D || t[i + 2] == 0x9E || t[i + 2] == 0xA6))
+            return 3;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+size_t mhgi_squeeze(const char *text, size_t len, char *out, uint32_t *map) {
+    const unsigned char *t = (const unsigned char *)text;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = sep_at(t, len, i);
+        if (n) {
+            size_t run = i;
+            while (i < len && (n = sep_at(t, len, i)) != 0) i += n;
+            if (o > 0 && i < len) {
+                out[o] = ' ';
+                if (map) map[o] = (uint32_t)run;
+                o++;
+            }
+            continue;
+        }
+        out[o] = (char)t[i];
+        if (map) map[o] = (uint32_t)i;
+        o++;
+        i++;
+    }
+    out[o] = '\0';
+    return o;
+}

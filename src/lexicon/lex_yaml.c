@@ -56,6 +56,17 @@ static int grow_exprs(mhg_lexicon *lex, size_t more) {
     return 1;
 }
 
+static int grow_lits(mhg_lexicon *lex, size_t more) {
+    if (lex->n_lits + more <= lex->cap_lits) return 1;
+    size_t nc = lex->cap_lits ? lex->cap_lits * 2 : 1024;
+    while (nc < lex->n_lits + more) nc *= 2;
+    mhgi_lit *l = realloc(lex->lits, nc * sizeof *l);
+    if (!l) return 0;
+    lex->lits = l;
+    lex->cap_lits = nc;
+    return 1;
+}
+
 /* File name without directory and .yaml/.yml extension. */
 static void base_lang(const char *path, char *out, size_t outlen) {
     const char *b = strrchr(path, '/');
@@ -379,6 +390,26 @@ static void load_item(ctx *c, yaml_node_t *node, int is_cue, size_t index) {
         ex->bound = (unsigned char)(c->spaces && !pat.raw);
         ex->lead_opt = (unsigned char)pat.lead_opt[i];
         ex->last = (unsigned char)(i == pat.n_segs - 1);
+        ex->literal = (unsigned char)pat.lit_ok[i];
+        if (ex->regex && pat.lit_ok[i]) {
+            if (!grow_lits(lex, pat.n_lits[i])) {
+                ex->regex = NULL;
+            } else {
+                for (size_t k = 0; k < pat.n_lits[i]; k++) {
+                    mhgi_lit *L = &lex->lits[lex->n_lits];
+                    size_t ln = strlen(pat.lits[i][k]);
+                    L->s = mhgi_arena_strndup(&lex->arena, pat.lits[i][k], ln);
+                    L->len = (uint32_t)ln;
+                    L->expr = (uint32_t)(lex->n_exprs + (size_t)i);
+                    L->tilde = pat.lit_tilde[i][k];
+                    if (!L->s) {
+                        ex->regex = NULL;
+                        break;
+                    }
+                    lex->n_lits++;
+                }
+            }
+        }
         if (!ex->regex) {
             mhgi_pattern_free(&pat);
             mhgi_errs_add(c->errs, "%s:%u: %s: out of memory", c->path, line, name);

@@ -32,8 +32,8 @@ static unsigned expr_flags(const mhg_lexicon *lex, size_t i) {
 }
 #define MAX_FILE_BYTES (16u * 1024u * 1024u)
 #define CACHE_MAGIC "MHGLEXDB"
-#define CACHE_FORMAT 1u
-#define CACHE_HEADER (8 + 4 + 4 + 32 + 8)
+#define CACHE_FORMAT 2u
+#define CACHE_HEADER (8 + 4 + 4 + 32 + 8 + 8)
 
 static const char *const kind_names[MHG_LEX_KIND_COUNT] = {
     "entry", "negation", "idiom", "third_person", "past", "hypothetical", "informational",
@@ -210,7 +210,15 @@ static void compute_cache_key(mhg_lexicon *lex) {
                                   (unsigned char)x->seg,           (unsigned char)x->gap,
                                   x->lead_opt,                     x->last};
         crypto_generichash_update(&st, meta, sizeof meta);
+        crypto_generichash_update(&st, &x->literal, 1);
         crypto_generichash_update(&st, (const unsigned char *)x->regex, strlen(x->regex) + 1);
+    }
+    for (size_t i = 0; i < lex->n_lits; i++) {
+        const mhgi_lit *l = &lex->lits[i];
+        unsigned char meta[5] = {(unsigned char)(l->expr >> 24), (unsigned char)(l->expr >> 16),
+                                 (unsigned char)(l->expr >> 8), (unsigned char)l->expr, l->tilde};
+        crypto_generichash_update(&st, meta, sizeof meta);
+        crypto_generichash_update(&st, (const unsigned char *)l->s, (size_t)l->len + 1);
     }
     crypto_generichash_final(&st, lex->cache_key, sizeof lex->cache_key);
 }
@@ -248,24 +256,28 @@ static void report_compile_errors(const mhg_lexicon *lex, const hs_compile_error
 }
 
 static mhg_status compile_db(mhg_lexicon *lex, mhgi_errs *errs) {
-    if (lex->n_exprs == 0) return MHG_OK; /* nothing to match: db stays NULL */
-    const char **exprs = malloc(lex->n_exprs * sizeof *exprs);
-    unsigned *flags = malloc(lex->n_exprs * sizeof *flags);
-    unsigned *ids = malloc(lex->n_exprs * sizeof *ids);
+    size_t nr = 0;
+    for (size_t i = 0; i < lex->n_exprs; i++) nr += !lex->exprs[i].literal;
+    const char **exprs = malloc((nr ? nr : 1) * sizeof *exprs);
+    unsigned *flags = malloc((nr ? nr : 1) * sizeof *flags);
+    unsigned *ids = malloc((nr ? nr : 1) * sizeof *ids);
     if (!exprs || !flags || !ids) {
         free(exprs);
         free(flags);
         free(ids);
         return MHG_ERR_NOMEM;
     }
+    size_t k = 0;
     for (size_t i = 0; i < lex->n_exprs; i++) {
-        exprs[i] = lex->exprs[i].regex;
-        flags[i] = expr_flags(lex, i);
-        ids[i] = (unsigned)i;
+        if (lex->exprs[i].literal) continue;
+        exprs[k] = lex->exprs[i].regex;
+        flags[k] = expr_flags(lex, i);
+        ids[k] = (unsigned)i;
+        k++;
     }
     hs_compile_error_t *ce = NULL;
-    hs_error_t rc = hs_compile_multi(exprs, flags, ids, (unsigned)lex->n_exprs, HS_MODE_BLOCK,
-                                     NULL, &lex->db, &ce);
+    hs_error_t rc = HS_SUCCESS;
+    if (nr) rc = hs_compile_multi(exprs, flags, ids, (unsigned)nr, HS_MODE_BLOCK, NULL, &lex->db, &ce);
     free(exprs);
     free(flags);
     free(ids);
@@ -273,6 +285,43 @@ static mhg_status compile_db(mhg_lexicon *lex, mhgi_errs *errs) {
         report_compile_errors(lex, ce, errs);
         hs_free_compile_error(ce);
         lex->db = NULL;
+        return MHG_ERR_COMPILE;
+    }
+    if (lex->n_lits == 0) return MHG_OK;
+    const char **ls = malloc(lex->n_lits * sizeof *ls);
+    size_t *lens = malloc(lex->n_lits * sizeof *lens);
+    unsigned *lflags = calloc(lex->n_lits, sizeof *lflags);
+    unsigned *lids = malloc(lex->n_lits * sizeof *lids);
+    if (!ls || !lens || !lflags || !lids) {
+        free(ls);
+        free(lens);
+        free(lflags);
+        free(lids);
+        return MHG_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < lex->n_lits; i++) {
+        ls[i] = lex->lits[i].s;
+        lens[i] = lex->lits[i].len;
+        lids[i] = (unsigned)i;
+    }
+    rc = hs_compile_lit_multi(ls, lflags, lids, lens, (unsigned)lex->n_lits, HS_MODE_BLOCK, NULL,
+                              &lex->ldb, &ce);
+    free(ls);
+    free(lens);
+    free(lflags);
+    free(lids);
+    if (rc != HS_SUCCESS) {
+        if (ce && ce->expression >= 0 && (size_t)ce->expression < lex->n_lits) {
+            const mhg_lexicon_entry *e =
+                &lex->entries[lex->exprs[lex->lits[ce->expression].expr].entry];
+            mhgi_errs_add(errs, "%s:%u: %s: literal rejected by Vectorscan: %s", e->file, e->line,
+                          e->id, ce->message);
+        } else {
+            mhgi_errs_add(errs, "lexicon: Vectorscan could not build the literal database: %s",
+                          ce && ce->message ? ce->message : "unknown error");
+        }
+        hs_free_compile_error(ce);
+        lex->ldb = NULL;
         return MHG_ERR_COMPILE;
     }
     return MHG_OK;
@@ -295,29 +344,44 @@ static uint64_t get_u64(const unsigned char *p) {
     return v;
 }
 
-/* Load the database from the cache file; any problem means "no cache". */
+/* Read n bytes of a serialized database and deserialize it (n == 0: no
+ * database). */
+static int read_db(FILE *f, uint64_t n, hs_database_t **db) {
+    *db = NULL;
+    if (n == 0) return 1;
+    if (n >= (1ull << 31)) return 0;
+    char *payload = malloc(n);
+    if (!payload) return 0;
+    int ok = fread(payload, 1, n, f) == n && hs_deserialize_database(payload, n, db) == HS_SUCCESS;
+    free(payload);
+    return ok;
+}
+
+/* Load the databases from the cache file; any problem means "no cache". */
 static int cache_try_load(mhg_lexicon *lex) {
-    if (!lex->cache_path || lex->n_exprs == 0) return 0;
+    if (!lex->cache_path || (lex->n_exprs == 0 && lex->n_lits == 0)) return 0;
     FILE *f = fopen(lex->cache_path, "rb");
     if (!f) return 0;
     unsigned char hdr[CACHE_HEADER];
     int ok = 0;
-    char *payload = NULL;
+    hs_database_t *db = NULL, *ldb = NULL;
     if (fread(hdr, 1, sizeof hdr, f) == sizeof hdr && !memcmp(hdr, CACHE_MAGIC, 8) &&
         get_u32(hdr + 8) == CACHE_FORMAT && !memcmp(hdr + 16, lex->cache_key, 32)) {
-        uint64_t plen = get_u64(hdr + 48);
-        if (plen > 0 && plen < (1ull << 31) && (payload = malloc(plen)) != NULL &&
-            fread(payload, 1, plen, f) == plen && fgetc(f) == EOF) {
-            hs_database_t *db = NULL;
-            if (hs_deserialize_database(payload, plen, &db) == HS_SUCCESS) {
-                lex->db = db;
-                ok = 1;
-            }
-        }
+        uint64_t n1 = get_u64(hdr + 48), n2 = get_u64(hdr + 56);
+        size_t nr = 0;
+        for (size_t i = 0; i < lex->n_exprs; i++) nr += !lex->exprs[i].literal;
+        ok = (n1 != 0) == (nr != 0) && (n2 != 0) == (lex->n_lits != 0) && read_db(f, n1, &db) &&
+             read_db(f, n2, &ldb) && fgetc(f) == EOF;
     }
-    free(payload);
     fclose(f);
-    return ok;
+    if (!ok) {
+        if (db) hs_free_database(db);
+        if (ldb) hs_free_database(ldb);
+        return 0;
+    }
+    lex->db = db;
+    lex->ldb = ldb;
+    return 1;
 }
 
 mhg_status mhg_lexicon_write_cache(const mhg_lexicon *lex, char *err, size_t errlen) {
@@ -326,15 +390,18 @@ mhg_status mhg_lexicon_write_cache(const mhg_lexicon *lex, char *err, size_t err
         if (err && errlen) snprintf(err, errlen, "lexicon was loaded without a cache directory");
         return MHG_ERR_INVALID;
     }
-    if (!lex->db) return MHG_OK; /* empty lexicon: nothing to cache */
+    if (!lex->db && !lex->ldb) return MHG_OK; /* empty lexicon: nothing to cache */
     if (mkdir(lex->cache_dir, 0755) != 0 && errno != EEXIST) {
         if (err && errlen)
             snprintf(err, errlen, "%s: cannot create: %s", lex->cache_dir, strerror(errno));
         return MHG_ERR_IO;
     }
-    char *bytes = NULL;
-    size_t n = 0;
-    if (hs_serialize_database(lex->db, &bytes, &n) != HS_SUCCESS) {
+    char *bytes = NULL, *lbytes = NULL;
+    size_t n = 0, ln = 0;
+    if ((lex->db && hs_serialize_database(lex->db, &bytes, &n) != HS_SUCCESS) ||
+        (lex->ldb && hs_serialize_database(lex->ldb, &lbytes, &ln) != HS_SUCCESS)) {
+        free(bytes);
+        free(lbytes);
         if (err && errlen) snprintf(err, errlen, "Vectorscan could not serialize the database");
         return MHG_ERR_INTERNAL;
     }
@@ -344,10 +411,12 @@ mhg_status mhg_lexicon_write_cache(const mhg_lexicon *lex, char *err, size_t err
     put_u32(hdr + 12, 0);
     memcpy(hdr + 16, lex->cache_key, 32);
     put_u64(hdr + 48, n);
+    put_u64(hdr + 56, ln);
     size_t plen = strlen(lex->cache_path) + 32;
     char *tmp = malloc(plen);
     if (!tmp) {
         free(bytes);
+        free(lbytes);
         return MHG_ERR_NOMEM;
     }
     /* Write a temporary file and rename it, so that a reader never sees a
@@ -355,7 +424,8 @@ mhg_status mhg_lexicon_write_cache(const mhg_lexicon *lex, char *err, size_t err
     snprintf(tmp, plen, "%s.%ld.tmp", lex->cache_path, (long)getpid());
     mhg_status rc = MHG_OK;
     FILE *f = fopen(tmp, "wb");
-    if (!f || fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr || fwrite(bytes, 1, n, f) != n) {
+    if (!f || fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr || (n && fwrite(bytes, 1, n, f) != n) ||
+        (ln && fwrite(lbytes, 1, ln, f) != ln)) {
         rc = MHG_ERR_IO;
     }
     if (f && fclose(f) != 0) rc = MHG_ERR_IO;
@@ -366,6 +436,7 @@ mhg_status mhg_lexicon_write_cache(const mhg_lexicon *lex, char *err, size_t err
     }
     free(tmp);
     free(bytes);
+    free(lbytes);
     return rc;
 }
 
@@ -374,6 +445,8 @@ const char *mhg_lexicon_cache_path(const mhg_lexicon *lex) { return lex ? lex->c
 void mhg_lexicon_free(mhg_lexicon *lex) {
     if (!lex) return;
     if (lex->db) hs_free_database(lex->db);
+    if (lex->ldb) hs_free_database(lex->ldb);
+    free(lex->lits);
     free(lex->entries);
     free(lex->extra);
     free(lex->exprs);
@@ -518,7 +591,9 @@ mhg_status mhg_lexicon_scratch_new(const mhg_lexicon *lex, mhg_lexicon_scratch *
         mhg_lexicon_scratch_free(s);
         return MHG_ERR_NOMEM;
     }
-    if (lex->db && hs_alloc_scratch(lex->db, &s->hs) != HS_SUCCESS) {
+    /* one Vectorscan scratch sized for both databases */
+    if ((lex->db && hs_alloc_scratch(lex->db, &s->hs) != HS_SUCCESS) ||
+        (lex->ldb && hs_alloc_scratch(lex->ldb, &s->hs) != HS_SUCCESS)) {
         mhg_lexicon_scratch_free(s);
         return MHG_ERR_NOMEM;
     }
@@ -533,6 +608,9 @@ void mhg_lexicon_scratch_free(mhg_lexicon_scratch *s) {
     free(s->last_gen);
     free(s->segs);
     free(s->chain);
+    if (s->sq) mhg_memzero(s->sq, s->sqcap);
+    free(s->sq);
+    free(s->sqmap);
     free(s);
 }
 
@@ -567,30 +645,29 @@ static void add_match(mhg_lexicon_scratch *s, uint32_t e, size_t st, size_t en) 
     s->n++;
 }
 
-static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
-                    unsigned int flags, void *ctx) {
-    (void)flags;
-    mhg_lexicon_scratch *s = ctx;
-    size_t st = (size_t)from, en = (size_t)to;
+/* A match of expression id at [st, en) of the squeezed text: check word
+ * boundaries, then store it (whole entry) or keep it for the gap join
+ * (segment of a gapped entry). */
+static void accept(mhg_lexicon_scratch *s, unsigned id, size_t st, size_t en) {
     const mhgi_expr *x = &s->lex->exprs[id];
     if (x->bound) {
         size_t n;
         /* End boundary: the next character must not continue a word. */
-        if (en < s->len && mhgi_is_word_cp(mhgi_utf8_decode(s->text, s->len, en, &n))) return 0;
+        if (en < s->len && mhgi_is_word_cp(mhgi_utf8_decode(s->text, s->len, en, &n))) return;
         /* Start boundary: the previous character must not be part of a word. */
         if (st > 0 && mhgi_is_word_cp(prev_cp(s->text, st))) {
-            if (!x->lead_opt) return 0;
+            if (!x->lead_opt || x->literal) return;
             /* Leftmost start fell inside a word through a leading optional
              * item ("Juan overdosed" for "(an)? overdose~"): retry at the
              * next word start inside the match. */
             size_t i = st;
             while (i < en && mhgi_is_word_cp(mhgi_utf8_decode(s->text, s->len, i, &n))) i += n;
             while (i < en && !mhgi_is_word_cp(mhgi_utf8_decode(s->text, s->len, i, &n))) i += n;
-            if (i >= en) return 0;
+            if (i >= en) return;
             st = i;
         }
     }
-    if (st >= en) return 0;
+    if (st >= en) return;
     if (s->lex->extra[x->entry].n_segs == 1) {
         add_match(s, x->entry, st, en);
     } else if (s->n_segs < MHG_MAX_MATCHES) {
@@ -599,6 +676,34 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     } else {
         s->dropped++;
     }
+}
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *ctx) {
+    (void)flags;
+    accept(ctx, id, (size_t)from, (size_t)to);
+    return 0;
+}
+
+/* Literal database: the start is the end minus the literal's length; a
+ * final `~` word runs on to the end of the word (up to 4 letters in
+ * languages written without spaces). */
+static int on_literal(unsigned int id, unsigned long long from, unsigned long long to,
+                      unsigned int flags, void *ctx) {
+    (void)from;
+    (void)flags;
+    mhg_lexicon_scratch *s = ctx;
+    const mhgi_lit *l = &s->lex->lits[id];
+    size_t en = (size_t)to, st = en - l->len;
+    if (l->tilde) {
+        const int spaces = s->lex->entries[s->lex->exprs[l->expr].entry].spaces;
+        size_t n;
+        for (int k = 0; en < s->len && (spaces || k < 4); k++) {
+            if (!mhgi_is_word_cp(mhgi_utf8_decode(s->text, s->len, en, &n))) break;
+            en += n;
+        }
+    }
+    accept(s, l->expr, st, en);
     return 0;
 }
 
@@ -719,25 +824,51 @@ mhg_status mhg_lexicon_scan(const mhg_lexicon *lex, mhg_lexicon_scratch *scratch
     if (!lex || !scratch || scratch->lex != lex || (!text && len) || (!out && cap) || !n_out)
         return MHG_ERR_INVALID;
     scratch->dropped = 0;
-    if (len > UINT32_MAX) return MHG_ERR_TOO_BIG;
+    if (len >= UINT32_MAX) return MHG_ERR_TOO_BIG;
     if (!mhg_utf8_valid(text, len)) return MHG_ERR_UTF8;
-    if (!lex->db || len == 0) return MHG_OK;
+    if ((!lex->db && !lex->ldb) || len == 0) return MHG_OK;
+    if (scratch->sqcap < len + 1) {
+        size_t nc = len + 1 > 256 ? len + 1 : 256;
+        char *sq = malloc(nc);
+        uint32_t *map = malloc(nc * sizeof *map);
+        if (!sq || !map) {
+            free(sq);
+            free(map);
+            return MHG_ERR_NOMEM;
+        }
+        if (scratch->sq) mhg_memzero(scratch->sq, scratch->sqcap);
+        free(scratch->sq);
+        free(scratch->sqmap);
+        scratch->sq = sq;
+        scratch->sqmap = map;
+        scratch->sqcap = nc;
+    }
+    size_t sqlen = mhgi_squeeze(text, len, scratch->sq, scratch->sqmap);
+    if (sqlen == 0) return MHG_OK;
     if (++scratch->gen == 0) {
         /* generation counter wrapped: forget every stale index */
         memset(scratch->last_gen, 0, lex->n_entries * sizeof *scratch->last_gen);
         scratch->gen = 1;
     }
-    scratch->text = (const unsigned char *)text;
-    scratch->len = len;
+    scratch->text = (const unsigned char *)scratch->sq;
+    scratch->len = sqlen;
     scratch->out = out;
     scratch->cap = cap < MHG_MAX_MATCHES ? cap : MHG_MAX_MATCHES;
     scratch->n = 0;
     scratch->n_segs = 0;
-    hs_error_t rc = hs_scan(lex->db, text, (unsigned)len, 0, scratch->hs, on_match, scratch);
+    hs_error_t rc = HS_SUCCESS;
+    if (lex->db) rc = hs_scan(lex->db, scratch->sq, (unsigned)sqlen, 0, scratch->hs, on_match, scratch);
+    if (rc == HS_SUCCESS && lex->ldb)
+        rc = hs_scan(lex->ldb, scratch->sq, (unsigned)sqlen, 0, scratch->hs, on_literal, scratch);
     if (rc == HS_SUCCESS) join_segments(scratch);
     scratch->text = NULL;
     scratch->out = NULL;
     if (rc != HS_SUCCESS) return MHG_ERR_INTERNAL;
+    /* back to offsets in the caller's (normalized) text */
+    for (size_t i = 0; i < scratch->n; i++) {
+        out[i].start = scratch->sqmap[out[i].start];
+        out[i].end = scratch->sqmap[out[i].end - 1] + 1;
+    }
     if (scratch->n > 1) qsort(out, scratch->n, sizeof *out, cmp_match);
     *n_out = scratch->n;
     return MHG_OK;

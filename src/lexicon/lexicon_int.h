@@ -56,7 +56,16 @@ typedef struct mhgi_expr {
     unsigned char bound;    /* check word boundaries in the match callback */
     unsigned char lead_opt; /* may start with an optional item */
     unsigned char last;     /* last segment of its entry */
+    unsigned char literal;  /* matched through the literal database */
 } mhgi_expr;
+
+/* One literal of the literal database (Vectorscan id = index). */
+typedef struct mhgi_lit {
+    const char *s;  /* arena */
+    uint32_t len;
+    uint32_t expr;  /* expression it stands for */
+    unsigned char tilde; /* extend the match to the end of the word */
+} mhgi_lit;
 
 /* Per-entry compile data kept beside the public entry. */
 typedef struct mhgi_entry_extra {
@@ -71,8 +80,11 @@ struct mhg_lexicon {
     size_t n_entries, cap_entries;
     mhg_lexicon_lang *langs;
     size_t n_langs, cap_langs;
-    mhgi_expr *exprs; /* Vectorscan id = index here */
+    mhgi_expr *exprs; /* Vectorscan id (regex database) = index here */
     size_t n_exprs, cap_exprs;
+    mhgi_lit *lits;   /* Vectorscan id (literal database) = index here */
+    size_t n_lits, cap_lits;
+    hs_database_t *ldb; /* literal database (NULL when there are no literals) */
     hs_database_t *db;
     int from_cache;
     char version[17];
@@ -88,7 +100,11 @@ struct mhg_lexicon_scratch {
     uint32_t *last_idx;
     uint32_t *last_gen;
     uint32_t gen;
-    /* state of the scan in progress */
+    /* squeezed copy of the text being scanned, and its map back */
+    char *sq;
+    uint32_t *sqmap;
+    size_t sqcap;
+    /* state of the scan in progress (offsets in the squeezed text) */
     const unsigned char *text;
     size_t len;
     mhg_lexicon_match *out;
@@ -105,6 +121,8 @@ struct mhg_lexicon_scratch {
 #define MHGI_GAP1_CHARS 6
 #define MHGI_GAP2_CHARS 16
 #define MHGI_MAX_SEGS 8
+/* Largest literal expansion of one segment (see lex_pattern.c). */
+#define MHGI_MAX_LITERALS 4096
 
 /* A compiled `match`: one expression, or several segments joined by gaps
  * that the scanner checks (see lex_pattern.c). */
@@ -114,6 +132,11 @@ typedef struct mhgi_pattern {
     int lead_opt[MHGI_MAX_SEGS]; /* seg i may start with an optional item */
     int n_segs;
     int raw;                     /* `re:` pattern: no word-boundary handling */
+    /* literal expansion per segment (when lit_ok[i]) */
+    int lit_ok[MHGI_MAX_SEGS];
+    char **lits[MHGI_MAX_SEGS];
+    unsigned char *lit_tilde[MHGI_MAX_SEGS];
+    size_t n_lits[MHGI_MAX_SEGS];
 } mhgi_pattern;
 
 void mhgi_pattern_init(mhgi_pattern *pat);
@@ -131,6 +154,15 @@ mhg_status mhgi_pattern_compile(const char *match, int spaces, mhgi_pattern *pat
  * errs. path is used for messages and the language check. */
 mhg_status mhgi_yaml_load_buf(mhg_lexicon *lex, const char *path, const unsigned char *buf,
                               size_t len, const char *const *categories, mhgi_errs *errs);
+
+/*
+ * Copy text[0..len) to out with every run of separator characters (space,
+ * , : " ' ( ) - / and typographic quotes and dashes, an ellipsis of two or
+ * more dots) replaced by one space, and none at the start or end. map (if
+ * not NULL) receives, for each output byte, the index of the input byte it
+ * came from. out and map need len + 1 entries. Returns the output length.
+ */
+size_t mhgi_squeeze(const char *text, size_t len, char *out, uint32_t *map);
 
 /* UTF-8 code point at s[i] (s valid UTF-8, i < len); *n = its length. */
 uint32_t mhgi_utf8_decode(const unsigned char *s, size_t len, size_t i, size_t *n);

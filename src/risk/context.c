@@ -23,6 +23,8 @@
  *                  between it and the end of the match: the match moves to
  *                  third_party_concern. Entries of category
  *                  third_party_concern carry the flag by construction.
+ *                  Not for abuse (the abuser is the third person, the user
+ *                  the victim) or medical emergencies (urgent for anyone).
  *   past           cue in the same clause, or after the match in the same
  *                  sentence ("I used to cut, clean for six years"): weight
  *                  x0.5, suicide facets become past_attempt. A past cue in
@@ -299,6 +301,11 @@ void mhgi_apply_context(const mhg_engine *e, mhg_scratch *s) {
         }
         if (flags & MHG_FLAG_HYPOTHETICAL) w *= MHGI_DISCOUNT_HYPOTHETICAL;
         if (flags & MHG_FLAG_INFORMATIONAL) w *= MHGI_DISCOUNT_INFORMATIONAL;
+        /* Abuse names a third person by nature ("my stepdad hits me"): the
+         * user is the one at risk. A medical emergency is one whoever has
+         * it. Neither moves to third_party_concern. */
+        if (cat == MHG_CAT_ABUSE || cat == MHG_CAT_MEDICAL_EMERGENCY)
+            flags &= ~(unsigned)MHG_FLAG_THIRD_PERSON;
         if (cat == MHG_CAT_THIRD_PARTY_CONCERN || (flags & MHG_FLAG_THIRD_PERSON)) {
             cat = MHG_CAT_THIRD_PARTY_CONCERN;
             flags |= MHG_FLAG_THIRD_PERSON;
