@@ -384,6 +384,32 @@ static int cache_try_load(mhg_lexicon *lex) {
     return 1;
 }
 
+/* Remove older caches of the same lexicon (same path hash, other key):
+ * each one is tens of megabytes and would pile up with every edit. A
+ * process still using one has already read it. */
+static void prune_cache(const mhg_lexicon *lex) {
+    const char *base = strrchr(lex->cache_path, '/');
+    base = base ? base + 1 : lex->cache_path;
+    /* "lex-" + 16 hex + "-" */
+    if (strlen(base) < 21) return;
+    DIR *d = opendir(lex->cache_dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        /* also the format-1 names, "lex-<32 hex>.hsdb", which nothing reads */
+        int legacy = n == 41 && !strncmp(de->d_name, "lex-", 4) &&
+                     strspn(de->d_name + 4, "0123456789abcdef") == 32;
+        if (!legacy && (n < 26 || strncmp(de->d_name, base, 21) != 0 ||
+                        strcmp(de->d_name, base) == 0 || strcmp(de->d_name + n - 5, ".hsdb") != 0))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", lex->cache_dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 mhg_status mhg_lexicon_write_cache(const mhg_lexicon *lex, char *err, size_t errlen) {
     if (err && errlen) err[0] = '\0';
     if (!lex || !lex->cache_path) {
@@ -430,6 +456,7 @@ mhg_status mhg_lexicon_write_cache(const mhg_lexicon *lex, char *err, size_t err
     }
     if (f && fclose(f) != 0) rc = MHG_ERR_IO;
     if (rc == MHG_OK && rename(tmp, lex->cache_path) != 0) rc = MHG_ERR_IO;
+    if (rc == MHG_OK) prune_cache(lex);
     if (rc != MHG_OK) {
         if (err && errlen) snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         unlink(tmp);
@@ -512,15 +539,23 @@ mhg_status mhg_lexicon_load_ex(const mhg_lexicon_options *opts, mhg_lexicon **ou
 
     compute_cache_key(lex);
     if (opts->cache_dir && *opts->cache_dir) {
-        char keyhex[33];
+        /* lex-<lexicon path hash>-<content key>.hsdb: the path part lets a
+         * new cache replace the stale ones of the same lexicon (see
+         * prune_cache) without touching other lexicons' caches. */
+        char keyhex[33], pathhex[17], *rp = realpath(opts->path, NULL);
+        unsigned char ph[8];
+        const char *pp = rp ? rp : opts->path;
+        crypto_generichash(ph, sizeof ph, (const unsigned char *)pp, strlen(pp), NULL, 0);
+        free(rp);
+        hex(ph, sizeof ph, pathhex);
         hex(lex->cache_key, 16, keyhex);
-        size_t need = strlen(opts->cache_dir) + 48;
+        size_t need = strlen(opts->cache_dir) + 64;
         char *p = malloc(need);
         if (!p) {
             mhg_lexicon_free(lex);
             return MHG_ERR_NOMEM;
         }
-        snprintf(p, need, "%s/lex-%s.hsdb", opts->cache_dir, keyhex);
+        snprintf(p, need, "%s/lex-%s-%s.hsdb", opts->cache_dir, pathhex, keyhex);
         lex->cache_path = mhgi_arena_strdup(&lex->arena, p);
         lex->cache_dir = mhgi_arena_strdup(&lex->arena, opts->cache_dir);
         free(p);

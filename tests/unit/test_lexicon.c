@@ -448,6 +448,9 @@ static void test_cache_miss_hit_corrupt(void **state) {
     assert_false(mhg_lexicon_from_cache(lex));
     assert_string_not_equal(mhg_lexicon_version(lex), v1);
     assert_string_not_equal(mhg_lexicon_cache_path(lex), path);
+    /* the stale cache of the same lexicon is gone, the new one is there */
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_int_equal(stat(mhg_lexicon_cache_path(lex), &st), 0);
     mhg_lexicon_free(lex);
 }
 
