@@ -376,11 +376,15 @@ static void leet_segment(mhgi_unit *u, size_t p, size_t q) {
     /* A leading "!" is punctuation ("!help"). */
     while (p < q && u[p].cp == '!' && u[p].cls == MHGI_C_OTHER) p++;
     /* A trailing run of "!" and "1" after a letter is excitement, not leet:
-     * "die!!", "now!!1". */
+     * "die!!", "now!!1". A lone trailing "1" is a letter: "amm4zz4rm1"
+     * (Italian -mi), "k1ll m1". */
     size_t r = q;
-    while (r > p && (u[r - 1].cp == '!' || (u[r - 1].cp == '1' && u[r - 1].cls == MHGI_C_DIGIT)))
+    int bangs = 0;
+    while (r > p && (u[r - 1].cp == '!' || (u[r - 1].cp == '1' && u[r - 1].cls == MHGI_C_DIGIT))) {
+        bangs += u[r - 1].cp == '!';
         r--;
-    if (r < q && r > p && u[r - 1].cls == MHGI_C_LETTER) q = r;
+    }
+    if (r < q && r > p && bangs && u[r - 1].cls == MHGI_C_LETTER) q = r;
     if (p >= q) return;
     /* Number with a short unit or ordinal: "500mg", "10pm", "1st", "$100k". */
     size_t d = p;

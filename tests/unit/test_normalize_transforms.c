@@ -233,6 +233,9 @@ static void test_leetspeak(void **state) {
         {"0v3rd0s3", "overdose"},
         {"I want to die!!", "i want to die!!"},
         {"die!1!", "die!1!"},
+        {"d1e!!1", "die!!1"},
+        {"v0gl10 amm4zz4rm1", "voglio amazarmi"}, /* trailing 1 alone is a letter */
+        {"k1ll m1", "kil mi"},
         {"help!", "help!"},
         {"!help", "!help"},
         {"I'm 2 tired", "im 2 tired"},
