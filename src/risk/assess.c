@@ -93,9 +93,41 @@ static double confidence(const mhg_verdict *v, const mhgi_cat_state *cats, size_
     return c;
 }
 
+/* A weak time or means item ("tonight", "today") with no other plain
+ * evidence in its category (this turn or carried; discounted evidence such
+ * as "I would never kill myself tonight" does not count) is not evidence of
+ * anything: drop it, so that "what time does the pharmacy close tonight"
+ * has no evidence and fusion does not take it for a plain risk signal. */
+static void drop_lone_modifiers(mhg_scratch *s) {
+    unsigned has_core = 0; /* bit per category */
+    for (size_t i = 0; i < s->n_items; i++) {
+        const mhgi_item *it = &s->items[i];
+        int mod = (it->facet & (MHG_FACET_TIMING | MHG_FACET_MEANS_AT_HAND)) &&
+                  it->weight < MHGI_MODIFIER_ALONE;
+        const unsigned discount = MHG_FLAG_NEGATED | MHG_FLAG_IDIOM | MHG_FLAG_PAST |
+                                  MHG_FLAG_HYPOTHETICAL | MHG_FLAG_INFORMATIONAL;
+        if (!mod && it->weight > 0 && it->category >= 0 && !(it->flags & discount))
+            has_core |= 1u << it->category;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_items; i++) {
+        const mhgi_item *it = &s->items[i];
+        int mod = (it->facet & (MHG_FACET_TIMING | MHG_FACET_MEANS_AT_HAND)) &&
+                  it->weight < MHGI_MODIFIER_ALONE;
+        /* a time counts for overdose and harm_to_others too (score.c) */
+        unsigned reach = 1u << (it->category >= 0 ? it->category : 0);
+        if (it->facet & MHG_FACET_TIMING)
+            reach |= (1u << MHG_CAT_OVERDOSE) | (1u << MHG_CAT_HARM_TO_OTHERS);
+        if (mod && !(has_core & reach)) continue;
+        s->items[k++] = *it;
+    }
+    s->n_items = k;
+}
+
 /* Score s->items (current + carried) into the verdict. */
 static mhg_status finish(const mhg_engine *e, mhg_scratch *s, mhg_verdict *out) {
     mhgi_cat_state cats[MHG_CAT_COUNT];
+    drop_lone_modifiers(s);
     mhgi_score(s, s->items, s->n_items, cats);
     for (int c = 0; c < MHG_CAT_COUNT; c++) {
         out->categories[c].level = cats[c].level;

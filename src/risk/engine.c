@@ -165,6 +165,11 @@ mhg_status mhg_engine_load(const mhg_engine_options *opts, mhg_engine **out, cha
     } else if (!*mp) {
         mp = NULL;
     }
+    if (explicit_model && !is_file(mp)) {
+        if (err && errlen) snprintf(err, errlen, "%s: model file not found", mp);
+        mhg_engine_free(e);
+        return MHG_ERR_IO;
+    }
     if (mp && mhgi_fusion_wants_model()) {
         char merr[512];
         st = mhg_model_load(mp, &e->model, merr, sizeof merr);

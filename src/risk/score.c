@@ -194,6 +194,8 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
     if ((S[ii] >= MHGI_FACET_FULL || S[iw] >= MHGI_FACET_FULL) &&
         (has_timing || S[ih] >= MHGI_FACET_FULL))
         lv = maxl(lv, MHG_LEVEL_HIGH);
+    /* the means at hand, said plainly ("the pills are right here") */
+    if (S[ih] >= MHGI_MODIFIER_ALONE) lv = maxl(lv, MHG_LEVEL_MODERATE);
     /* "I want to kill myself tonight, the pills are right here" */
     if (S[ii] >= MHGI_FACET_FULL && has_timing && has_means) lv = maxl(lv, MHG_LEVEL_IMMINENT);
     if (S[ia] >= MHGI_FACET_FULL && has_timing) lv = maxl(lv, MHG_LEVEL_HIGH);
