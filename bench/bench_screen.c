@@ -272,6 +272,7 @@ static void usage(FILE *f) {
             "  --seconds S    minimum timed run per set (default 3)\n"
             "  --max-lines N  read only the first N corpus lines (default all)\n"
             "  --only SET     run one set: chat or long (for profiling)\n"
+            "  --no-normalize skip the normalization-only comparison run (for profiling)\n"
             "  --lang XX      language hint passed to mhg_assess (default: detect)\n");
 }
 
@@ -280,13 +281,14 @@ int main(int argc, char **argv) {
     double seconds = 3;
     size_t max = 0;
     const char *only = NULL;
+    int skip_norm = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         }
-        if (a[0] == '-' && i + 1 >= argc) {
+        if (a[0] == '-' && i + 1 >= argc && strcmp(a, "--no-normalize") != 0) {
             usage(stderr);
             return 2;
         }
@@ -299,6 +301,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--seconds")) seconds = atof(argv[++i]);
         else if (!strcmp(a, "--max-lines")) max = (size_t)strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--only")) only = argv[++i];
+        else if (!strcmp(a, "--no-normalize")) skip_norm = 1;
         else if (a[0] == '-') {
             usage(stderr);
             return 2;
@@ -341,8 +344,8 @@ int main(int argc, char **argv) {
             rc = 2;
             break;
         }
-        size_t nm, nb;
-        double ns = run_normalize(sets[k], seconds / 3, &nm, &nb);
+        size_t nm = 0, nb = 0;
+        double ns = skip_norm ? 1 : run_normalize(sets[k], seconds / 3, &nm, &nb);
         report(sets[k], &r, ns, nm, nb);
         free(r.lat);
     }
