@@ -49,7 +49,8 @@ static void usage(FILE *f) {
             "  -h, --help        this help\n\n"
             "--jsonl input: one object per line:\n"
             "  {\"id\": any JSON value (optional), \"text\": \"...\", \"lang\": \"xx\" (optional),\n"
-            "   \"turns\": [\"earlier user message\", ...] (optional, oldest first)}\n"
+            "   \"turns\": [\"earlier user message\", ...] (optional, oldest first; all are\n"
+            "   checked, the last %u are screened as context)}\n"
             "--jsonl output, in input order, one line per input line:\n"
             "  {\"id\": ..., \"risk\", \"score\", \"confidence\", \"action\", \"lang\", \"categories\",\n"
             "   \"evidence\", \"flags\", \"versions\"}\n"
@@ -65,7 +66,7 @@ static void usage(FILE *f) {
             "exit status: 0 all screened; 1 some lines failed (or the message could not be\n"
             "screened); 2 usage or setup error (bad option, engine failed to load, output\n"
             "could not be written).\n",
-            MHG_MAX_LINE_BYTES, MHG_MAX_MESSAGE_BYTES);
+            MHG_MAX_TURNS - 1, MHG_MAX_LINE_BYTES, MHG_MAX_MESSAGE_BYTES);
 }
 
 typedef struct opts {
