@@ -499,7 +499,7 @@ int mhg_cmd_eval(int argc, char **argv) {
                                     fi ? ", " : "", files[fi]);
         set_info(set, -1, "data", buf);
         for (size_t fi = 0; fi < n_files; fi++) {
-            char sha[65], key[32];
+            char sha[65], key[48];
             if (mhgc_sha256_file(files[fi], sha) == 0) {
                 snprintf(key, sizeof key, "data_sha256[%zu]", fi);
                 set_info(set, -1, key, sha);
