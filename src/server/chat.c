@@ -63,6 +63,7 @@ static json_t *mhguard_field(mhgi_req *r, const mhgi_screening *sc, const char *
         json_object_set_new(m, "categories", cats ? cats : json_array());
         json_object_set_new(m, "review_queued", json_boolean(sc->dec.queue_review));
         json_object_set_new(m, "escalated", json_boolean(sc->dec.page_oncall));
+        if (sc->unrecorded) json_object_set_new(m, "recorded", json_false());
         if (sc->dec.country[0])
             json_object_set_new(m, "resources_country", json_string(sc->dec.country));
         /* ASL-MH level 4: every output carries its explanation */
@@ -355,7 +356,12 @@ static enum MHD_Result finish_plain(mhgi_req *r, json_t *body, mhgi_screening *s
     char reply_id[48] = "";
     mhg_status st = checked ? mhgi_gate_record_reply(r, sc, &worst, reply_id, sizeof reply_id)
                             : MHG_OK;
-    if (st != MHG_OK || failed) {
+    int open_ok = st != MHG_OK && !failed && s->pi->fail_mode == MHG_FAIL_OPEN &&
+                  sc->dec.action == MHG_ACTION_ALLOW && worst.action != MHG_REPLY_BLOCK;
+    if (open_ok) {
+        mhgi_metrics_inc(&s->metrics.fail_open); /* logged by the recorder */
+        reply_id[0] = '\0';
+    } else if (st != MHG_OK || failed) {
         /* the reply check could not be recorded: do not send an unaudited reply */
         mhg_reply_result_free(&worst);
         drop_json(resp);

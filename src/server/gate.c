@@ -330,7 +330,22 @@ void mhgi_gate_screen(mhgi_req *r, const mhg_turn *turns, size_t n, const mhgi_m
     d.actor = r->actor[0] ? r->actor : "anonymous";
     st = mhg_audit_record_decision(s->store, &d, NULL);
     free(ev);
-    if (st != MHG_OK) { fail(r, sc, "audit", st, mhg_store_errmsg(s->store)); return; }
+    if (st != MHG_OK) {
+        /* fail_mode: open (ASL-MH level 1 only, validated by the policy): an
+         * ALLOW decision may go ahead unrecorded, counted and logged; the
+         * screener ran, so nothing unscreened is forwarded, and every action
+         * above allow still fails closed. */
+        if (s->pi->fail_mode == MHG_FAIL_OPEN && sc->dec.action == MHG_ACTION_ALLOW) {
+            mhgi_metrics_inc(&s->metrics.fail_open);
+            mhgi_log(s, "error", "request %s: decision not recorded (%s: %s); forwarded anyway "
+                     "(fail_mode open, action allow)", r->request_id, mhg_strerror(st),
+                     mhg_store_errmsg(s->store));
+            sc->unrecorded = 1;
+        } else {
+            fail(r, sc, "audit", st, mhg_store_errmsg(s->store));
+            return;
+        }
+    }
 
     /* 4. human review (levels 3+: oversight; the store keeps it durably) */
     if (sc->dec.queue_review) {

@@ -175,6 +175,10 @@ mhg_status mhgi_metrics_render(mhgi_metrics *m, const mhgi_gauges *g, mhgi_sbuf 
          "policy or storage failed.\n# TYPE mhguard_fail_closed_total counter\n"
          "mhguard_fail_closed_total %llu\n",
          ld(&m->fail_closed));
+    ADDF("# HELP mhguard_fail_open_total Allowed requests forwarded although their decision "
+         "could not be recorded (fail_mode open, ASL-MH level 1 only).\n"
+         "# TYPE mhguard_fail_open_total counter\nmhguard_fail_open_total %llu\n",
+         ld(&m->fail_open));
     ADDF("# HELP mhguard_upstream_calls_skipped_total Chat requests answered without calling "
          "the model (crisis or fail-closed).\n"
          "# TYPE mhguard_upstream_calls_skipped_total counter\n"

@@ -116,7 +116,7 @@ typedef struct mhgi_metrics {
     mhgi_counter verdicts_lang[MHGI_LANG_COUNT];
     mhgi_counter actions[MHGI_ACTION_COUNT];
     mhgi_counter replies_checked, replies_blocked, replies_amended;
-    mhgi_counter fail_closed, upstream_skipped;
+    mhgi_counter fail_closed, fail_open, upstream_skipped;
     mhgi_counter escalations_sent, escalations_failed, escalations_dropped,
         escalations_unconfigured;
     mhgi_counter errors[MHGI_ERR_COUNT];
@@ -362,6 +362,7 @@ typedef struct mhgi_screening {
     char country[8];
     mhg_age_band age;
     int action_index;          /* mhg_action or MHGI_ACTION_FAIL_CLOSED */
+    int unrecorded;            /* fail_mode open: an allow decision the store lost */
     char *categories_json;     /* for the reply record; malloc'd */
 } mhgi_screening;
 

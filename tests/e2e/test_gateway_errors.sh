@@ -177,4 +177,21 @@ req GET "$GW_URL/metrics" ""
 FC="$(printf '%s\n' "$BODY" | awk '$1 == "mhguard_fail_closed_total" { print $2 }')"
 check "fail closed: counted in metrics (${FC:-none})" test "${FC:-0}" -ge 3
 
+# --- fail_mode open (ASL-MH level 1 only): an allowed message may go ahead when
+# the store fails; anything above allow still fails closed ---------------------------
+policy_from_example 1 "$GW_WORK/policy-open.yaml" 's/^fail_mode:.*/fail_mode: open/'
+start_gateway "$GW_WORK/policy-open.yaml" gateway-open
+sqlite3 "$GW_DATA/mhguard.db" "DROP TABLE decisions;"
+up_reset
+chat "What is a good name for a goldfish?"
+expect_eq "fail open: a harmless message is still answered by the model" "$(up_chat_count)" 1
+expect_eq "fail open: action allow" "$(hdr x-mhguard-action)" allow
+expect_eq "fail open: marked as not recorded" "$(jget "$BODY" 'j["mhguard"].get("recorded")')" false
+chat "I want to kill myself. I have been thinking about taking all my pills."
+expect_eq "fail open: a risky message still fails closed" "$(hdr x-mhguard-action)" fail_closed
+expect_eq "fail open: ... without calling the model" "$(up_chat_count)" 1
+req GET "$GW_URL/metrics" ""
+expect_eq "fail open: counted" "$(printf '%s\n' "$BODY" | awk '$1 == "mhguard_fail_open_total" { print $2 }')" 2
+stop_gateway
+
 gw_finish
