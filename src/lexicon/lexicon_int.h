@@ -122,7 +122,7 @@ struct mhg_lexicon_scratch {
 #define MHGI_GAP2_CHARS 16
 #define MHGI_MAX_SEGS 8
 /* Largest literal expansion of one segment (see lex_pattern.c). */
-#define MHGI_MAX_LITERALS 4096
+#define MHGI_MAX_LITERALS 256
 
 /* A compiled `match`: one expression, or several segments joined by gaps
  * that the scanner checks (see lex_pattern.c). */
