@@ -137,24 +137,7 @@ taskset -c 0 "$BIN" eval $DATA_ARGS --split "$SPLIT" "${SYSTEMS[@]}" \
   --label-field suicide,self_harm --group-field lang,source \
   --json "$OUT/compare.$SPLIT.json" --html "$OUT/compare.$SPLIT.html" >"$OUT/compare.$SPLIT.txt"
 
-# 5. recall at the engine's false-positive rate (interpolated on each ROC)
-python3 - "$OUT/compare.$SPLIT.json" <<'EOF' | tee "$OUT/recall_at_fpr.$SPLIT.txt"
-import json, sys
-r = json.load(open(sys.argv[1]))
-def tpr_at(curve, fpr):
-    best = 0.0
-    for (x0, y0), (x1, y1) in zip(curve, curve[1:]):
-        if x0 <= fpr <= x1:
-            return y0 if x1 == x0 else y0 + (y1 - y0) * (fpr - x0) / (x1 - x0)
-        if x1 <= fpr: best = y1
-    return best
-for task in ("suicide", "self_harm", "overall"):
-    eng = r["systems"][0]["tasks"].get(task)
-    if not eng or eng["overall"]["fpr"]["value"] is None: continue
-    f = eng["overall"]["fpr"]["value"]
-    print(f"{task}: first system's operating point FPR {f:.4f}, recall {eng['overall']['recall']['value']:.3f}")
-    for s in r["systems"]:
-        t = s["tasks"][task]
-        print(f"   {s['name']:<55} recall@FPR={tpr_at(t['curves']['roc'], f):.3f}  AUPRC={t['overall']['auprc']['value'] or 0:.3f}  ROC-AUC={t['overall']['roc_auc']['value'] or 0:.3f}  msgs/s={s['info'].get('messages_per_second','-')}")
-EOF
+# 5. recall of each system at equal false-positive rates
+python3 "$ROOT/bench/recall_at_fpr.py" "$OUT/compare.$SPLIT.json" | tee "$OUT/recall_at_fpr.$SPLIT.txt"
+cat "$OUT/timing.txt"
 echo "reports: $OUT/compare.$SPLIT.{txt,json,html}"
