@@ -145,7 +145,8 @@ typedef struct mhg_lexicon_match {
  * Writes up to cap matches to out, sorted by start, then end; *n_out is the
  * number written. Overlapping matches of the same entry are merged into one.
  * Matches beyond cap (and beyond MHG_MAX_MATCHES) are counted, not stored:
- * see mhg_lexicon_scratch_dropped().
+ * see mhg_lexicon_scratch_dropped(); when the buffer is full, a match of a
+ * risk entry replaces a cue match (entries are never dropped for cues).
  * Errors: MHG_ERR_TOO_BIG (len > UINT32_MAX), MHG_ERR_INVALID, MHG_ERR_INTERNAL
  * (Vectorscan failed). Thread use: lex shared, scratch owned by the caller.
  */

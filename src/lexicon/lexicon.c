@@ -662,7 +662,7 @@ static uint32_t prev_cp(const unsigned char *t, size_t i) {
 /* Store a match of entry e, merging it into the previous match of the same
  * entry when they overlap. */
 static void add_match(mhg_lexicon_scratch *s, uint32_t e, size_t st, size_t en) {
-    if (s->last_gen[e] == s->gen) {
+    if (s->last_gen[e] == s->gen && s->last_idx[e] < s->n && s->out[s->last_idx[e]].entry == e) {
         mhg_lexicon_match *m = &s->out[s->last_idx[e]];
         if (st < m->end && en > m->start) {
             if (st < m->start) m->start = (uint32_t)st;
@@ -670,14 +670,23 @@ static void add_match(mhg_lexicon_scratch *s, uint32_t e, size_t st, size_t en) 
             return;
         }
     }
+    size_t slot = s->n;
     if (s->n >= s->cap) {
         s->dropped++;
-        return;
+        /* Full (a very long text): a risk entry takes the place of a cue, so
+         * that frequent cue words ("I", "not") cannot crowd out the matches
+         * that carry the risk. */
+        if (s->cap == 0 || s->lex->entries[e].kind != MHG_LEX_ENTRY) return;
+        while (s->evict < s->n && s->lex->entries[s->out[s->evict].entry].kind == MHG_LEX_ENTRY)
+            s->evict++;
+        if (s->evict >= s->n) return;
+        slot = s->evict++;
+    } else {
+        s->n++;
     }
-    s->out[s->n] = (mhg_lexicon_match){.entry = e, .start = (uint32_t)st, .end = (uint32_t)en};
-    s->last_idx[e] = (uint32_t)s->n;
+    s->out[slot] = (mhg_lexicon_match){.entry = e, .start = (uint32_t)st, .end = (uint32_t)en};
+    s->last_idx[e] = (uint32_t)slot;
     s->last_gen[e] = s->gen;
-    s->n++;
 }
 
 /* A match of expression id at [st, en) of the squeezed text: check word
@@ -890,6 +899,7 @@ mhg_status mhg_lexicon_scan(const mhg_lexicon *lex, mhg_lexicon_scratch *scratch
     scratch->out = out;
     scratch->cap = cap < MHG_MAX_MATCHES ? cap : MHG_MAX_MATCHES;
     scratch->n = 0;
+    scratch->evict = 0;
     scratch->n_segs = 0;
     hs_error_t rc = HS_SUCCESS;
     if (lex->db) rc = hs_scan(lex->db, scratch->sq, (unsigned)sqlen, 0, scratch->hs, on_match, scratch);

@@ -109,6 +109,7 @@ struct mhg_lexicon_scratch {
     size_t len;
     mhg_lexicon_match *out;
     size_t cap, n, dropped;
+    size_t evict; /* next slot to check when a full buffer makes room for an entry */
     /* segment matches of gapped entries, joined after the scan */
     mhg_lexicon_match *segs; /* .entry holds the expression index */
     uint32_t *chain;         /* join_segments: chain start per segment match */

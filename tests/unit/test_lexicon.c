@@ -383,6 +383,18 @@ static void test_scan_limits_and_utf8(void **state) {
     assert_int_equal(mhg_lexicon_scan(c.lex, c.s, t, strlen(t), m, 4, &k), MHG_OK);
     assert_int_equal(k, 4);
     assert_int_equal(mhg_lexicon_scratch_dropped(c.s), 2);
+    /* ... but a risk entry is never crowded out by cues: it takes a cue's place */
+    const char *t2 = "never never never never never never kil myself"; /* normalized form */
+    assert_int_equal(mhg_lexicon_scan(c.lex, c.s, t2, strlen(t2), m, 4, &k), MHG_OK);
+    assert_int_equal(k, 4);
+    int found = 0;
+    for (size_t i = 0; i < k; i++)
+        if (!strcmp(mhg_lexicon_entry_get(c.lex, m[i].entry)->id, "alt")) {
+            found = 1;
+            assert_int_equal(m[i].start, strstr(t2, "kil") - t2);
+        }
+    assert_true(found);
+    for (size_t i = 1; i < k; i++) assert_true(m[i - 1].start <= m[i].start);
     /* a scratch belongs to its lexicon */
     assert_int_equal(mhg_lexicon_scan(NULL, c.s, t, strlen(t), m, 4, &k), MHG_ERR_INVALID);
     close_ctx(&c);
