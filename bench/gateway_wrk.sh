@@ -30,8 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+
 wait_file() {
-    for _ in $(seq 1 600); do [ -s "$1" ] && return 0; sleep 0.1; done
+    for _ in $(seq 1 3000); do [ -s "$1" ] && return 0; sleep 0.1; done # a cold start compiles the lexicons
     echo "timed out waiting for $1" >&2
     return 1
 }
@@ -41,11 +42,24 @@ PIDS+=($!)
 wait_file "$WORK/up.port"
 UP="http://127.0.0.1:$(cat "$WORK/up.port")"
 
-# Level 1 policy (fewest mandatory extras: the plain safety floor).
-sed -E "s#(webhook_url:).*#\\1 \"$UP/hooks/oncall\"#" "$ROOT/examples/level1.yaml" >"$WORK/policy.yaml"
+# Level 1 policy (fewest mandatory extras: the plain safety floor), without
+# its per-key rate limit (one key sends everything here), relative paths
+# made absolute because the copy lives elsewhere.
+python3 - "$ROOT/examples/level1.yaml" "$WORK/policy.yaml" "$UP/hooks/oncall" <<'PY'
+import os, re, sys
+src, out, hook = sys.argv[1:4]
+base = os.path.dirname(os.path.abspath(src))
+s = open(src).read()
+s = re.sub(r'(?m)^(\s*webhook_url:).*$', r'\1 "%s"' % hook, s)
+s = re.sub(r'(?m)^(\s*(?:dir|validation_record):)\s*(\S.*)$',
+           lambda m: '%s "%s"' % (m.group(1), os.path.normpath(os.path.join(base, m.group(2).strip('"')))), s)
+s = re.sub(r'(?m)^  rate_limit:\n(?:    .*\n?)*', '  rate_limit:\n    rps: 0\n    burst: 0\n', s)
+open(out, "w").write(s)
+PY
 export MHGUARD_API_KEY="mhg-bench-app-key-0123456789abcdef"
 "$MHGUARD" serve --config "$WORK/policy.yaml" --listen 127.0.0.1:0 --port-file "$WORK/gw.port" \
-    --data-dir "$WORK/data" --upstream "$UP/v1" >"$WORK/gw.log" 2>&1 &
+    --data-dir "$WORK/data" --upstream "$UP/v1" --cache-dir "${MHG_CACHE_DIR:-$BUILD/e2e-lexicon-cache}" \
+    >"$WORK/gw.log" 2>&1 &
 PIDS+=($!)
 wait_file "$WORK/gw.port"
 GW="http://127.0.0.1:$(cat "$WORK/gw.port")"

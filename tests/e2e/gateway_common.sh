@@ -128,8 +128,8 @@ start_upstream() {
 
 # policy_from_example LEVEL OUT [SED-EXPR...]: copy examples/levelN.yaml for a
 # test: its webhook points at the test upstream's hook sink, relative paths
-# are made absolute (the copy lives elsewhere), and the rate limit is removed
-# (tests that exercise it set their own). Extra sed expressions may follow.
+# are made absolute (the copy lives elsewhere), and the rate limit is turned
+# off (rps 0; tests that exercise it set their own). Extra sed expressions may follow.
 policy_from_example() {
     local level="$1" out="$2"
     shift 2
@@ -152,7 +152,7 @@ def absolute(m):
         val = os.path.normpath(os.path.join(base, val))
     return '%s "%s"' % (key, val)
 s = re.sub(r'(?m)^(\s*(?:dir|validation_record):)(.*)$', absolute, s)
-s = re.sub(r'(?m)^  rate_limit:\n(?:    .*\n?)*', '', s)
+s = re.sub(r'(?m)^  rate_limit:\n(?:    .*\n?)*', '  rate_limit:\n    rps: 0\n    burst: 0\n', s)
 open(out, "w").write(s)
 PY
 }
