@@ -191,7 +191,11 @@ size_t mhgi_squeeze(const char *text, size_t len, char *out, uint32_t *map) {
         size_t n = sep_at(t, len, i);
         if (n) {
             size_t run = i;
-            while (i < len && (n = sep_at(t, len, i)) != 0) i += n;
+            for (;;) {
+                n = i < len ? sep_at(t, len, i) : 0;
+                if (!n) break;
+                i += n;
+            }
             if (o > 0 && i < len) {
                 out[o] = ' ';
                 if (map) map[o] = (uint32_t)run;

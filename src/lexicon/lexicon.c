@@ -82,7 +82,8 @@ static mhg_status list_files(const char *path, char ***out, size_t *n_out, mhgi_
     }
     if (!S_ISDIR(st.st_mode)) {
         char **names = malloc(sizeof *names);
-        if (!names || !(names[0] = strdup(path))) {
+        if (names) names[0] = strdup(path);
+        if (!names || !names[0]) {
             free(names);
             return MHG_ERR_NOMEM;
         }
@@ -99,7 +100,9 @@ static mhg_status list_files(const char *path, char ***out, size_t *n_out, mhgi_
     size_t n = 0, cap = 0;
     struct dirent *de;
     mhg_status rc = MHG_OK;
-    while ((de = readdir(d)) != NULL) {
+    for (;;) {
+        de = readdir(d);
+        if (!de) break;
         if (!has_yaml_ext(de->d_name)) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 32;
@@ -394,8 +397,9 @@ static void prune_cache(const mhg_lexicon *lex) {
     if (strlen(base) < 21) return;
     DIR *d = opendir(lex->cache_dir);
     if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    for (;;) {
+        struct dirent *de = readdir(d);
+        if (!de) break;
         size_t n = strlen(de->d_name);
         /* also the format-1 names, "lex-<32 hex>.hsdb", which nothing reads */
         int legacy = n == 41 && !strncmp(de->d_name, "lex-", 4) &&

@@ -286,7 +286,9 @@ static void run_file(void **state) {
     size_t cap = 0;
     ssize_t n;
     unsigned lineno = 0, total = 0, failed = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
+    for (;;) {
+        n = getline(&line, &cap, f);
+        if (n <= 0) break;
         lineno++;
         size_t k = 0;
         while (k < (size_t)n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\n')) k++;
@@ -351,7 +353,9 @@ int main(void) {
     size_t n = 0;
     struct dirent *de;
     const char *filter = getenv("MHG_CASES");
-    while ((de = readdir(d)) != NULL && n < 256) {
+    while (n < 256) {
+        de = readdir(d);
+        if (!de) break;
         size_t l = strlen(de->d_name);
         if (l < 7 || strcmp(de->d_name + l - 6, ".jsonl") || de->d_name[0] == '.') continue;
         if (!wanted(de->d_name, filter)) continue;
