@@ -13,5 +13,6 @@
 #include "mhguard/privacy.h"   /* pseudonyms, PII redaction, sealing */
 #include "mhguard/store.h"     /* persistent gateway state (SQLite/PostgreSQL) */
 #include "mhguard/audit.h"     /* hash-chained audit log */
+#include "mhguard/server.h"    /* the gateway (mhguard serve) */
 
 #endif
