@@ -158,6 +158,13 @@ if [ -n "$REVIEWER_KEY" ]; then
     expect_eq "review: reviewer lists the queue" "$STATUS" 200
     expect_contains "review: the support decision is queued" "$BODY" "$SUPPORT_DECISION"
     expect_contains "review: the crisis decision is queued" "$BODY" "$CRISIS_DECISION"
+    # the shortest SLA (sla.imminent of the policy, in minutes) for the crisis
+    SLA_IMMINENT="$(python3 -c 'import re,sys; s=open(sys.argv[1]).read(); print(re.search(r"(?m)^sla:\n(?:\s+.*\n)*?\s+imminent:\s*(\d+)", s).group(1))' "$GW_WORK/policy.yaml")"
+    expect_eq "review: crisis item has level imminent and the imminent SLA ($SLA_IMMINENT min)" \
+        "$(jget "$BODY" "[[i['level'], (i['sla_due_ms'] - i['created_ms']) // 60000] for i in j['items'] if i['decision_id'] == '$CRISIS_DECISION'][0]")" \
+        "[\"imminent\", $SLA_IMMINENT]"
+    expect_eq "review: the most urgent item comes first" \
+        "$(jget "$BODY" "j['items'][0]['sla_due_ms'] == min(i['sla_due_ms'] for i in j['items'])")" true
 else
     fail "review: could not create a reviewer key" "$(cat "$GW_WORK/keys.err")"
 fi
