@@ -27,6 +27,7 @@ typedef struct mhgi_eval_cell {
     mhg_eval_summary overall;
     mhg_eval_summary *by_group[MHGI_EVAL_MAX_DIM]; /* per field: one per value */
     mhgi_curve roc, pr;
+    mhgi_curve *group_roc[MHGI_EVAL_MAX_DIM]; /* per field: one per value */
 } mhgi_eval_cell;
 
 typedef struct mhgi_kv {

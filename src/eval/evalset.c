@@ -53,7 +53,13 @@ void mhg_eval_set_free(mhg_eval_set *s) {
         for (size_t b = 0; b < MHGI_EVAL_MAX_DIM; b++) {
             mhgi_eval_cell *c = &s->cells[a][b];
             free(c->items);
-            for (size_t f = 0; f < MHGI_EVAL_MAX_DIM; f++) free(c->by_group[f]);
+            for (size_t f = 0; f < MHGI_EVAL_MAX_DIM; f++) {
+                free(c->by_group[f]);
+                if (c->group_roc[f])
+                    for (size_t v = 0; v < s->n_values[f]; v++)
+                        free(c->group_roc[f][v].x), free(c->group_roc[f][v].y);
+                free(c->group_roc[f]);
+            }
             free(c->roc.x), free(c->roc.y), free(c->pr.x), free(c->pr.y);
         }
     for (size_t i = 0; i < s->n_info; i++) free(s->info[i].key), free(s->info[i].value);
@@ -152,29 +158,37 @@ static int cmp_sp(const void *a, const void *b) {
     return (x->s < y->s) - (x->s > y->s);
 }
 
-/* ROC and PR curves, at most MHGI_EVAL_CURVE_POINTS points each. */
-static mhg_status curves(mhgi_eval_cell *c) {
-    size_t m = 0;
-    sp *v = malloc((c->n ? c->n : 1) * sizeof *v);
+/* ROC and PR curves of the cell's items (or of idx[0..m) when idx is not
+ * NULL), at most MHGI_EVAL_CURVE_POINTS points each. pr may be NULL. */
+static mhg_status curves_of(const mhgi_eval_cell *c, const size_t *idx, size_t mi,
+                            mhgi_curve *roc, mhgi_curve *pr) {
+    size_t m = 0, k = idx ? mi : c->n;
+    sp *v = malloc((k ? k : 1) * sizeof *v);
     if (!v) return MHG_ERR_NOMEM;
     double P = 0, N = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->items[i].label >= 0) {
-            v[m].s = c->items[i].score, v[m].y = c->items[i].label;
+    for (size_t j = 0; j < k; j++) {
+        const mhgi_eval_item *it = &c->items[idx ? idx[j] : j];
+        if (it->label >= 0) {
+            v[m].s = it->score, v[m].y = it->label;
             P += v[m].y, N += !v[m].y;
             m++;
         }
+    }
     qsort(v, m, sizeof *v, cmp_sp);
     size_t cap = MHGI_EVAL_CURVE_POINTS + 2;
-    c->roc.x = malloc(cap * sizeof(double)), c->roc.y = malloc(cap * sizeof(double));
-    c->pr.x = malloc(cap * sizeof(double)), c->pr.y = malloc(cap * sizeof(double));
-    if (!c->roc.x || !c->roc.y || !c->pr.x || !c->pr.y) {
+    mhgi_curve dummy = {0};
+    if (!pr) pr = &dummy;
+    roc->x = malloc(cap * sizeof(double)), roc->y = malloc(cap * sizeof(double));
+    pr->x = malloc(cap * sizeof(double)), pr->y = malloc(cap * sizeof(double));
+    if (!roc->x || !roc->y || !pr->x || !pr->y) {
         free(v);
+        free(dummy.x), free(dummy.y);
         return MHG_ERR_NOMEM;
     }
-    c->roc.n = c->pr.n = 0;
+    roc->n = pr->n = 0;
     if (P == 0 || N == 0) {
         free(v);
+        free(dummy.x), free(dummy.y);
         return MHG_OK;
     }
     /* count distinct thresholds to pick a stride */
@@ -182,7 +196,7 @@ static mhg_status curves(mhgi_eval_cell *c) {
     for (size_t i = 0; i < m; i++)
         if (i == 0 || v[i].s != v[i - 1].s) groups++;
     size_t stride = groups / MHGI_EVAL_CURVE_POINTS + 1;
-    c->roc.x[0] = 0, c->roc.y[0] = 0, c->roc.n = 1;
+    roc->x[0] = 0, roc->y[0] = 0, roc->n = 1;
     double tp = 0, fp = 0;
     size_t g = 0, i = 0;
     while (i < m) {
@@ -190,21 +204,24 @@ static mhg_status curves(mhgi_eval_cell *c) {
         while (j < m && v[j].s == v[i].s) tp += v[j].y, fp += !v[j].y, j++;
         g++;
         if (g % stride == 0 || j == m) {
-            if (c->roc.n < cap) {
-                c->roc.x[c->roc.n] = fp / N, c->roc.y[c->roc.n] = tp / P, c->roc.n++;
+            if (roc->n < cap) {
+                roc->x[roc->n] = fp / N, roc->y[roc->n] = tp / P, roc->n++;
             }
-            if (c->pr.n < cap && tp + fp > 0) {
-                c->pr.x[c->pr.n] = tp / P, c->pr.y[c->pr.n] = tp / (tp + fp), c->pr.n++;
+            if (pr->n < cap && tp + fp > 0) {
+                pr->x[pr->n] = tp / P, pr->y[pr->n] = tp / (tp + fp), pr->n++;
             }
         }
         i = j;
     }
     free(v);
+    free(dummy.x), free(dummy.y);
     return MHG_OK;
 }
 
+static mhg_status curves(mhgi_eval_cell *c) { return curves_of(c, NULL, 0, &c->roc, &c->pr); }
+
 mhg_status mhg_eval_set_compute(mhg_eval_set *s, const mhg_eval_options *opt_in) {
-    if (!s) return MHG_ERR_INVALID;
+    if (!s || s->computed) return MHG_ERR_INVALID; /* once: results are final */
     mhg_eval_options opt;
     if (opt_in)
         opt = *opt_in;
@@ -230,11 +247,17 @@ mhg_status mhg_eval_set_compute(mhg_eval_set *s, const mhg_eval_options *opt_in)
                     free(idx);
                     return MHG_ERR_NOMEM;
                 }
+                c->group_roc[f] = calloc(s->n_values[f] ? s->n_values[f] : 1, sizeof(mhgi_curve));
+                if (!c->group_roc[f]) {
+                    free(idx);
+                    return MHG_ERR_NOMEM;
+                }
                 for (size_t v = 0; v < s->n_values[f]; v++) {
                     size_t m = 0;
                     for (size_t i = 0; i < c->n; i++)
                         if (c->items[i].group[f] == v) idx[m++] = i;
                     st = summarize_items(c->items, c->n, idx, m, &opt, &c->by_group[f][v]);
+                    if (st == MHG_OK) st = curves_of(c, idx, m, &c->group_roc[f][v], NULL);
                     if (st != MHG_OK) {
                         free(idx);
                         return st;
@@ -360,8 +383,11 @@ mhg_status mhg_eval_report_json(const mhg_eval_set *s, char **json_out) {
             json_t *groups = json_object();
             for (size_t f = 0; f < s->n_fields; f++) {
                 json_t *g = json_object();
-                for (size_t v = 0; v < s->n_values[f]; v++)
-                    json_object_set_new(g, s->values[f][v], summary_json(&c->by_group[f][v], 0));
+                for (size_t v = 0; v < s->n_values[f]; v++) {
+                    json_t *gs = summary_json(&c->by_group[f][v], 0);
+                    json_object_set_new(gs, "roc", curve_json(&c->group_roc[f][v]));
+                    json_object_set_new(g, s->values[f][v], gs);
+                }
                 json_object_set_new(groups, s->fields[f], g);
             }
             json_object_set_new(tk, "groups", groups);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "mhguard/eval.h"
 
 #define NEAR(a, b) assert_true(fabs((a) - (b)) < 1e-9)
@@ -177,6 +179,19 @@ static void test_set_reports(void **state) {
     assert_non_null(strstr(json, "\"roc_auc\""));
     assert_non_null(strstr(json, "\"null-src\""));
     assert_non_null(strstr(json, "\"m1-test\""));
+    /* per-group ROC curves, for recall at equal FPR per source */
+    json_error_t je;
+    json_t *root = json_loads(json, 0, &je);
+    assert_non_null(root);
+    json_t *roc = json_object_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(
+                            json_object_get(json_array_get(json_object_get(root, "systems"), 0),
+                                            "tasks"),
+                            "suicide"), "groups"), "lang"), "es"),
+        "roc");
+    assert_true(json_is_array(roc) && json_array_size(roc) >= 2);
+    json_decref(root);
+    assert_int_equal(mhg_eval_set_compute(set, NULL), MHG_ERR_INVALID); /* once only */
     free(json);
 
     char *buf = NULL;
