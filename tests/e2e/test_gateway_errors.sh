@@ -134,6 +134,33 @@ stop_gateway
 UP_URL="$SAVED_UP_URL"
 GW_URL="$MAIN_URL"
 
+# --- the upstream key comes from the environment variable the policy names ---------
+SAVED_UP_URL="$UP_URL"
+SAVED_UP_PORT="$UP_PORT"
+export TEST_UPSTREAM_KEY="sk-test-upstream-secret-123"
+start_upstream upstream-keyed
+unset TEST_UPSTREAM_KEY
+KEY_ENV="$(sed -n 's/^[[:space:]]*api_key_env:[[:space:]]*//p' "$GW_WORK/policy.yaml" | tr -d '"' | head -n 1)"
+check "policy names an upstream key variable ($KEY_ENV)" test -n "$KEY_ENV"
+export "$KEY_ENV=sk-test-upstream-secret-123"
+start_gateway "$GW_WORK/policy.yaml" gateway-keyed
+chat "hello"
+expect_eq "upstream key: forwarded from \$$KEY_ENV, call succeeds" "$STATUS" 200
+expect_eq "upstream key: the model saw the right key" "$(jget "$(up_requests)" 'j["requests"][-1]["key_ok"]')" true
+expect_not_contains "upstream key: never in the gateway log" "$(cat "$GW_LOG")" "sk-test-upstream-secret"
+stop_gateway
+export "$KEY_ENV=sk-wrong-key"
+start_gateway "$GW_WORK/policy.yaml" gateway-wrongkey
+chat "hello"
+expect_eq "wrong upstream key: 502 (the operator's problem, not the app's)" "$STATUS" 502
+expect_contains "wrong upstream key: says so" "$(jget "$BODY" 'j["error"]["message"]')" "credentials"
+stop_gateway
+unset "$KEY_ENV"
+UP_URL="$SAVED_UP_URL"
+UP_PORT="$SAVED_UP_PORT"
+GW_URL="$MAIN_URL"
+GW_DATA="$MAIN_DATA"
+
 req GET "$GW_URL/v1/models" ""
 expect_eq "models forwarded: 200" "$STATUS" 200
 expect_contains "models forwarded: upstream list" "$BODY" "test-model-mini"
