@@ -329,6 +329,8 @@ static enum MHD_Result finish_plain(mhgi_req *r, json_t *body, mhgi_screening *s
             json_object_set_new(msg, "content", json_stringn(rep, rlen));
             json_object_set_new(json_array_get(choices, i), "finish_reason",
                                 json_string("content_filter"));
+            /* the token logprobs would spell out the blocked text */
+            json_object_set_new(json_array_get(choices, i), "logprobs", json_null());
             /* a blocked reply must not keep tool calls built on it */
             json_object_del(msg, "tool_calls");
             free(owned);
@@ -536,6 +538,9 @@ static void cs_event(chat_stream *cs, const char *data, size_t len) {
             if (json_is_object(delta)) json_object_del(delta, "content");
             continue;
         }
+        /* token logprobs carry the text too: never pass on what the reply
+         * screener has not released */
+        if (json_object_get(ch, "logprobs")) json_object_set_new(ch, "logprobs", json_null());
         json_t *content = json_object_get(delta, "content");
         if (cs->finished[idx]) {
             if (json_is_object(delta)) json_object_del(delta, "content");
@@ -575,6 +580,7 @@ static void cs_event(chat_stream *cs, const char *data, size_t len) {
             json_object_set_new(ch, "finish_reason", json_null());
         }
     }
+    if (json_is_object(json_object_get(chunk, "usage"))) emit = 1; /* usage on the last chunk */
     if (emit && block_idx < 0 && !cs->blocked) {
         if (sse_add_json(&cs->out, chunk) != MHG_OK) cs->blocked = 1;
     }

@@ -58,6 +58,19 @@ expect_not_contains "stream unsafe-late: the unsafe end was not" "$TEXT" "10 gra
 expect_not_contains "stream unsafe-late: nor the method" "$TEXT" "40 tablets"
 expect_eq "stream unsafe-late: finish_reason content_filter" "$(stream_finish_reason)" content_filter
 
+# with token logprobs requested, the unsafe text must not leak through them either
+for mode in unsafe-late unsafe-method; do
+    req POST "$GW_URL/v1/chat/completions" \
+        "{\"model\":\"test-model\",\"stream\":true,\"logprobs\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$HARMLESS [[reply:$mode]]\"}]}" -N
+    expect_not_contains "stream $mode + logprobs: nothing unsafe anywhere in the raw stream" "$BODY" "10 grams"
+    expect_not_contains "stream $mode + logprobs: no method in the raw stream" "$BODY" "tablets"
+    # token logprobs would carry text the screener still holds back
+    expect_not_contains "stream $mode + logprobs: no token text outside the screened content" "$BODY" '"token":'
+    req POST "$GW_URL/v1/chat/completions" \
+        "{\"model\":\"test-model\",\"logprobs\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$HARMLESS [[reply:$mode]]\"}]}"
+    expect_not_contains "plain $mode + logprobs: nothing unsafe anywhere in the response" "$BODY" "10 grams"
+done
+
 chat_stream "$HARMLESS [[reply:human]]"
 expect_eq "stream human: blocked" "$(stream_finish_reason)" content_filter
 expect_not_contains "stream human: claim not released" "$(stream_text)" "licensed therapist with"

@@ -218,6 +218,7 @@ typedef struct stream_state {
     size_t pos, len;
     int phase;        /* 0 role chunk, 1 content, 2 finish, 3 usage, 4 [DONE], 5 end */
     int include_usage;
+    int logprobs;     /* the request asked for token logprobs */
     long pause_after_first; /* ms to sleep after the first content chunk */
     char pending[4096];
     size_t pend_len, pend_off;
@@ -278,9 +279,13 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
             piece[n] = '\0';
             s->pos += n;
             c = chunk_base(s);
+            /* with logprobs the token text travels a second time, as OpenAI does */
+            json_t *lp = s->logprobs ? json_pack("{s:[{s:s,s:f,s:[]}]}", "content", "token", piece,
+                                                 "logprob", -0.5, "top_logprobs")
+                                     : json_null();
             json_object_set_new(c, "choices",
-                                json_pack("[{s:i,s:{s:s},s:n,s:n}]", "index", 0, "delta",
-                                          "content", piece, "logprobs", "finish_reason"));
+                                json_pack("[{s:i,s:{s:s},s:o,s:n}]", "index", 0, "delta",
+                                          "content", piece, "logprobs", lp, "finish_reason"));
             stream_emit(s, c);
             break;
         }
@@ -368,7 +373,12 @@ static enum MHD_Result handle_chat(struct MHD_Connection *c, const char *body, s
     char *text = !strcmp(mode, "echo") ? echo_text(req) : strdup(reply_for(mode));
 
     if (!stream) {
-        enum MHD_Result r = send_json(c, 200, completion_json(id, model, text));
+        json_t *resp = completion_json(id, model, text);
+        if (json_is_true(json_object_get(req, "logprobs")))
+            json_object_set_new(json_array_get(json_object_get(resp, "choices"), 0), "logprobs",
+                                json_pack("{s:[{s:s,s:f,s:[]}]}", "content", "token", text,
+                                          "logprob", -0.5, "top_logprobs"));
+        enum MHD_Result r = send_json(c, 200, resp);
         free(text);
         json_decref(req);
         return r;
@@ -385,6 +395,7 @@ static enum MHD_Result handle_chat(struct MHD_Connection *c, const char *body, s
     s->len = strlen(text);
     s->include_usage =
         json_is_true(json_object_get(json_object_get(req, "stream_options"), "include_usage"));
+    s->logprobs = json_is_true(json_object_get(req, "logprobs"));
     if (!strcmp(mode, "slow-stream")) s->pause_after_first = slow_ms();
     json_decref(req);
     struct MHD_Response *r =
