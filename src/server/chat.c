@@ -305,6 +305,9 @@ static enum MHD_Result finish_plain(mhgi_req *r, json_t *body, mhgi_screening *s
     int checked = 0, failed = 0;
     for (size_t i = 0; i < json_array_size(choices); i++) {
         json_t *msg = json_object_get(json_array_get(choices, i), "message");
+        /* spoken replies cannot be screened here: their audio (and its
+         * transcript) is not passed on */
+        if (json_is_object(msg)) json_object_del(msg, "audio");
         json_t *content = json_object_get(msg, "content");
         const char *text = "";
         size_t len = 0;
@@ -325,14 +328,16 @@ static enum MHD_Result finish_plain(mhgi_req *r, json_t *body, mhgi_screening *s
                 rep = mhgi_gate_fail_text(r, meta, &owned);
                 rlen = strlen(rep);
             }
-            wipe_json(content);
-            json_object_set_new(msg, "content", json_stringn(rep, rlen));
+            /* a fresh message: nothing of the blocked one survives (tool calls
+             * built on it, audio transcripts, annotations) */
+            wipe_json(msg);
+            json_object_set_new(json_array_get(choices, i), "message",
+                                json_pack("{s:s,s:s%,s:n}", "role", "assistant", "content", rep,
+                                          rlen, "refusal"));
             json_object_set_new(json_array_get(choices, i), "finish_reason",
                                 json_string("content_filter"));
             /* the token logprobs would spell out the blocked text */
             json_object_set_new(json_array_get(choices, i), "logprobs", json_null());
-            /* a blocked reply must not keep tool calls built on it */
-            json_object_del(msg, "tool_calls");
             free(owned);
         } else if (res.action == MHG_REPLY_AMEND && res.append) {
             mhgi_sbuf joined;
@@ -541,6 +546,7 @@ static void cs_event(chat_stream *cs, const char *data, size_t len) {
         /* token logprobs carry the text too: never pass on what the reply
          * screener has not released */
         if (json_object_get(ch, "logprobs")) json_object_set_new(ch, "logprobs", json_null());
+        if (json_is_object(delta)) json_object_del(delta, "audio"); /* cannot be screened */
         json_t *content = json_object_get(delta, "content");
         if (cs->finished[idx]) {
             if (json_is_object(delta)) json_object_del(delta, "content");
