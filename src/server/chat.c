@@ -226,6 +226,15 @@ static const char *validate(json_t *body, int *stream) {
         json_t *c = json_object_get(m, "content");
         if (c && !json_is_string(c) && !json_is_array(c) && !json_is_null(c))
             return "message 'content' must be a string, an array of parts or null";
+        /* what cannot be screened is not forwarded: user images, audio and
+         * files could carry the very message the screener must see */
+        if (json_is_array(c) && !strcmp(json_string_value(json_object_get(m, "role")), "user"))
+            for (size_t k = 0; k < json_array_size(c); k++) {
+                const char *type = json_string_value(json_object_get(json_array_get(c, k), "type"));
+                if (!type || strcmp(type, "text"))
+                    return "user message parts must be of type \"text\": mhguard cannot screen "
+                           "images, audio or files, and does not forward what it cannot screen";
+            }
     }
     json_t *st = json_object_get(body, "stream");
     if (st && !json_is_boolean(st) && !json_is_null(st)) return "'stream' must be a boolean";

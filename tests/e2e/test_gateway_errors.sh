@@ -48,6 +48,14 @@ req POST "$GW_URL/v1/chat/completions" '{"model":"m","messages":[]}'
 expect_eq "empty messages: 400" "$STATUS" 400
 expect_eq "empty messages: code" "$(error_code)" invalid_request
 
+req POST "$GW_URL/v1/chat/completions" '{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"what is in this picture?"},{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}]}'
+expect_eq "unscreenable user content (image): 400" "$STATUS" 400
+expect_contains "unscreenable user content: says why" "$(jget "$BODY" 'j["error"]["message"]')" "cannot screen"
+up_reset
+req POST "$GW_URL/v1/chat/completions" '{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hello"},{"type":"text","text":"there"}]}]}'
+expect_eq "text parts: accepted" "$STATUS" 200
+expect_eq "text parts: forwarded as they were" "$(jget "$(up_last_chat)" 'j["messages"][-1]["content"][1]["text"]')" there
+
 req POST "$GW_URL/v1/chat/completions" '[1,2,3]'
 expect_eq "array body: 400" "$STATUS" 400
 
