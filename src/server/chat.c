@@ -288,6 +288,25 @@ static enum MHD_Result upstream_status(mhgi_req *r, mhgi_upcall *up) {
     return mhgi_send_error(r, 502, MHGI_E_UPSTREAM, msg);
 }
 
+/* A person at high risk must never get a bare gateway error: when the model
+ * cannot answer and the decision was escalate (crisis resources required),
+ * answer with the reviewed fail-closed text, which carries the user's local
+ * crisis resources (ASL-MH floor: a crisis always gets resources). Other
+ * requests get the usual OpenAI-style error. */
+static enum MHD_Result upstream_unavailable(mhgi_req *r, json_t *body, const mhgi_screening *sc,
+                                           const mhgi_meta *meta, mhgi_upcall *up,
+                                           int call_failed) {
+    if (!up->client_gone && sc->dec.action >= MHG_ACTION_ESCALATE) {
+        mhgi_log(r->srv, "error", "request %s: model unavailable on an escalated request (%s); "
+                 "answering with crisis resources", r->request_id,
+                 call_failed ? mhgi_upcall_error(up) : "upstream HTTP error");
+        mhgi_metrics_inc(&r->srv->metrics.fail_closed);
+        mhgi_metrics_inc(&r->srv->metrics.actions[MHGI_ACTION_FAIL_CLOSED]);
+        return fail_closed_reply(r, body, sc, meta);
+    }
+    return call_failed ? upstream_failed(r, up) : upstream_status(r, up);
+}
+
 /* ---- non-streamed replies ------------------------------------------------- */
 
 static int reply_action_rank(mhg_reply_action a) {
@@ -298,7 +317,7 @@ static enum MHD_Result finish_plain(mhgi_req *r, json_t *body, mhgi_screening *s
                                     const mhgi_meta *meta, const mhg_reply_context *ctx,
                                     mhgi_upcall *up) {
     mhg_server *s = r->srv;
-    if (up->status != 200) return upstream_status(r, up);
+    if (up->status != 200) return upstream_unavailable(r, body, sc, meta, up, 0);
     json_t *resp = json_loadb(up->resp.data ? up->resp.data : "", up->resp.len, 0, NULL);
     json_t *choices = json_object_get(resp, "choices");
     if (!json_is_object(resp) || !json_is_array(choices)) {
@@ -861,7 +880,8 @@ enum MHD_Result mhgi_handle_chat(mhgi_req *r) {
         st = mhgi_upcall_wait(&up, MHGI_WAIT_DONE, &s->stopping);
         mhgi_metrics_observe(&s->metrics, MHGI_HIST_UPSTREAM, mhgi_now() - up.t_start);
         free_wiped(req_json);
-        ret = st != MHG_OK ? upstream_failed(r, &up) : finish_plain(r, body, &sc, &meta, &ctx, &up);
+        ret = st != MHG_OK ? upstream_unavailable(r, body, &sc, &meta, &up, 1)
+                           : finish_plain(r, body, &sc, &meta, &ctx, &up);
         mhgi_upcall_end(&up);
     } else {
         st = mhgi_upcall_wait(&up, MHGI_WAIT_HEADERS, &s->stopping);
@@ -870,10 +890,10 @@ enum MHD_Result mhgi_handle_chat(mhgi_req *r) {
          * of the answer come after it */
         free_wiped(req_json);
         if (st != MHG_OK) {
-            ret = upstream_failed(r, &up);
+            ret = upstream_unavailable(r, body, &sc, &meta, &up, 1);
             mhgi_upcall_end(&up);
         } else if (up.status != 200) {
-            ret = upstream_status(r, &up);
+            ret = upstream_unavailable(r, body, &sc, &meta, &up, 0);
             mhgi_upcall_end(&up);
         } else if (strncmp(up.content_type, "text/event-stream", 17)) {
             mhgi_log(s, "error", "request %s: upstream did not stream (Content-Type '%s')",

@@ -136,6 +136,15 @@ start_gateway "$GW_WORK/policy.yaml" gateway-down
 chat "hello"
 expect_eq "upstream down: 502" "$STATUS" 502
 expect_eq "upstream down: code" "$(error_code)" upstream_error
+# an escalated (high-risk) message must still get crisis resources, not a bare 502
+chat "I want to kill myself. I have been thinking about taking all my pills."
+expect_eq "upstream down, high risk: risk" "$(hdr x-mhguard-risk)" high
+expect_eq "upstream down, high risk: 200, not 502" "$STATUS" 200
+expect_eq "upstream down, high risk: action" "$(hdr x-mhguard-action)" fail_closed
+expect_ne "upstream down, high risk: a reply with resources" "$(reply_text)" ""
+chat_stream "I want to kill myself. I have been thinking about taking all my pills."
+expect_eq "upstream down, high risk (stream): 200" "$STATUS" 200
+expect_eq "upstream down, high risk (stream): action" "$(hdr x-mhguard-action)" fail_closed
 req GET "$GW_URL/v1/models" ""
 expect_eq "models with upstream down: 502" "$STATUS" 502
 stop_gateway
