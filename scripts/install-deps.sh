@@ -10,7 +10,12 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       libcmocka-dev sqlite3 python3 curl)
 # Test-only extras (end-to-end tests, load benchmark, browser checks).
 if [ "${1:-}" = "--test" ]; then
-  PKGS+=(postgresql wrk nodejs npm chromium)
+  PKGS+=(postgresql wrk chromium)
+  # Node.js + npm run the official OpenAI client in the gateway tests. Machines
+  # that already have a Node.js with its own npm (e.g. from NodeSource, which
+  # conflicts with Debian's npm package) keep it.
+  command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
