@@ -87,6 +87,13 @@ static int load_scores(mhgc_scorer *s, const char *path, char *err, size_t errle
         id_scores *e = &s->tab[s->n_tab];
         memset(e, 0, sizeof *e);
         e->id = strdup(json_string_value(id));
+        if (!e->id) {
+            snprintf(err, errlen, "out of memory reading %s", path);
+            json_decref(r);
+            free(line);
+            fclose(f);
+            return -1;
+        }
         json_t *all = json_object_get(r, "score");
         for (int k = 0; k < MHG_CAT_COUNT; k++) {
             json_t *v = json_object_get(r, mhg_category_name((mhg_category)k));
