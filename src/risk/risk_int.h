@@ -47,6 +47,11 @@
 #define MHGI_RECENT_ATTEMPT 0.80
 /* A timing / means-at-hand entry this strong is evidence by itself. */
 #define MHGI_MODIFIER_ALONE 0.50
+/* Method/intent/plan/preparatory entries from this weight up to FACET_WEAK
+ * are ambiguous alone ("I'm doing it tonight", "gave my cat away": low at
+ * most, never adding up among themselves) and count as a full act next to
+ * ideation, a wish to be dead or strong means at hand (score.c). */
+#define MHGI_CONTEXT_ACT_MIN 0.25
 /* A timing entry this strong states an intent by itself ("今夜死ぬ"). */
 #define MHGI_TIMING_INTENT 0.65
 /* Conversation memory. */

@@ -10,10 +10,18 @@
  * (>= 0.5) gives its screener level, a weak one (>= 0.35) one level less:
  *   wish_dead -> low; ideation -> moderate; past_attempt -> moderate
  *   (low when the past cue says it was long ago); method, intent, plan,
- *   preparatory -> high. Escalations: method/intent/plan/preparatory with
+ *   preparatory ("acts") -> high. The acts add up across facets (noisy-OR):
+ *   two weak farewell signs are one clear act. An ambiguous act (entry
+ *   weight 0.25-0.35: "I'm doing it tonight", "gave my cat away") does not
+ *   add up with other ambiguous or minor ones; it strengthens a weak act,
+ *   and counts as a full act next to ideation, a wish to be dead or the
+ *   means said plainly (this turn or carried). Escalations: an act with
  *   timing or means at hand -> imminent, and so is ideation with both a
- *   time and the means at hand; ideation or wish_dead with timing or means
- *   at hand, and a recent attempt (past_attempt with timing) -> high. A timing entry strong enough to state an intent by itself
+ *   time and the means at hand; a weak act (0.35-0.5: "this is goodbye")
+ *   at the means -> high, imminent with strong means or a time ("I'm on
+ *   the bridge right now, this is goodbye"); ideation or wish_dead with
+ *   timing or means at hand, and a recent attempt (past_attempt with
+ *   timing) -> high. A timing entry strong enough to state an intent by itself
  *   ("今夜死ぬ", weight >= 0.65) counts as intent. Weak timing and
  *   means-at-hand items (< 0.5: "tonight") never raise a level or a score
  *   alone: they only modify other evidence. Strong ones ("the pills are
@@ -46,6 +54,7 @@
     (MHG_FACET_WISH_DEAD | MHG_FACET_IDEATION | MHG_FACET_METHOD | MHG_FACET_INTENT |          \
      MHG_FACET_PLAN | MHG_FACET_PREPARATORY | MHG_FACET_PAST_ATTEMPT)
 #define MOD_FACETS (MHG_FACET_TIMING | MHG_FACET_MEANS_AT_HAND)
+#define ACT_FACETS (MHG_FACET_METHOD | MHG_FACET_INTENT | MHG_FACET_PLAN | MHG_FACET_PREPARATORY)
 
 typedef struct acc {
     double core_keep;              /* prod(1 - w) over core and plain items */
@@ -57,6 +66,10 @@ typedef struct acc {
     double max_plain;              /* strongest item without a facet */
     double max_core;               /* strongest core item */
     double max_attempt;            /* strongest attempt entry, no past cue */
+    /* Acts (method, intent, plan, preparatory items) by strength: clear
+     * (>= FACET_WEAK), ambiguous (CONTEXT_ACT_MIN..FACET_WEAK) and minor */
+    double act_keep, act_ctx_keep, act_minor_keep;
+    double max_ctx_act;            /* strongest undiscounted ambiguous act */
     double max_any;
     int n, n_current, n_core;
     unsigned facets_seen;
@@ -65,6 +78,7 @@ typedef struct acc {
 static void acc_init(acc *a) {
     memset(a, 0, sizeof *a);
     a->core_keep = a->clean_keep = a->mod_keep = a->past_flag_keep = 1.0;
+    a->act_keep = a->act_ctx_keep = a->act_minor_keep = 1.0;
     for (int i = 0; i < MHG_FACET_COUNT; i++) a->facet_keep[i] = 1.0;
 }
 
@@ -107,6 +121,21 @@ static void acc_add(acc *a, const mhgi_item *it) {
             a->past_flag_keep *= 1.0 - w;
         else
             a->facet_keep[__builtin_ctz(f)] *= 1.0 - w;
+        if (f & ACT_FACETS) {
+            if (w >= MHGI_FACET_WEAK) {
+                a->act_keep *= 1.0 - w;
+            } else if (w >= MHGI_CONTEXT_ACT_MIN) {
+                /* ambiguous ("I'm doing it tonight", "gave my cat away"):
+                 * clear next to ideation or the means (finish()) */
+                a->act_ctx_keep *= 1.0 - w;
+                if (!(it->flags & (MHG_FLAG_NEGATED | MHG_FLAG_IDIOM | MHG_FLAG_PAST |
+                                   MHG_FLAG_HYPOTHETICAL | MHG_FLAG_INFORMATIONAL)) &&
+                    w > a->max_ctx_act)
+                    a->max_ctx_act = w;
+            } else {
+                a->act_minor_keep *= 1.0 - w;
+            }
+        }
         if (f == MHG_FACET_PAST_ATTEMPT && it->orig_facet == MHG_FACET_PAST_ATTEMPT &&
             !(it->flags & MHG_FLAG_PAST) && w > a->max_attempt)
             a->max_attempt = w;
@@ -152,9 +181,7 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
     for (int i = 0; i < MHG_FACET_COUNT; i++) S[i] = 1.0 - a->facet_keep[i];
     double past_flag = 1.0 - a->past_flag_keep;
     const int iw = __builtin_ctz(MHG_FACET_WISH_DEAD), ii = __builtin_ctz(MHG_FACET_IDEATION),
-              im = __builtin_ctz(MHG_FACET_METHOD), in = __builtin_ctz(MHG_FACET_INTENT),
-              ip = __builtin_ctz(MHG_FACET_PLAN), ir = __builtin_ctz(MHG_FACET_PREPARATORY),
-              ia = __builtin_ctz(MHG_FACET_PAST_ATTEMPT), it = __builtin_ctz(MHG_FACET_TIMING),
+              in = __builtin_ctz(MHG_FACET_INTENT), ia = __builtin_ctz(MHG_FACET_PAST_ATTEMPT), it = __builtin_ctz(MHG_FACET_TIMING),
               ih = __builtin_ctz(MHG_FACET_MEANS_AT_HAND);
     /* A strong timing entry states an intent by itself. */
     int timing_intent = S[it] >= MHGI_TIMING_INTENT;
@@ -185,12 +212,30 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
     lv = maxl(lv, facet_level(S[ii], MHG_LEVEL_MODERATE));
     lv = maxl(lv, facet_level(S[ia], MHG_LEVEL_MODERATE));
     if (past_flag >= 0.2) lv = maxl(lv, MHG_LEVEL_LOW);
-    double act = S[im];
-    if (S[in] > act) act = S[in];
-    if (S[ip] > act) act = S[ip];
-    if (S[ir] > act) act = S[ir];
+    /* Acts (method, intent, plan, preparatory) add up across facets like
+     * the items of one facet: "this is goodbye" and "I won't be around
+     * anymore" are each weak, together a farewell. Ambiguous and minor
+     * acts never add up among themselves ("I've got it all planned out,
+     * I'm doing it tonight" may be a proposal); they strengthen a clear
+     * act, and an ambiguous one counts fully next to ideation, a death
+     * wish or the means said plainly (this message or carried): "I want
+     * to die. I'm doing it tonight", "the gun is loaded. I'm done after
+     * this." */
+    double act_keep = a->act_keep * (timing_intent ? 1.0 - S[it] : 1.0);
+    double act = 1.0 - act_keep;
+    if (act >= MHGI_FACET_WEAK) act = 1.0 - act_keep * a->act_ctx_keep * a->act_minor_keep;
+    if (a->max_ctx_act > 0 && act < MHGI_FACET_FULL &&
+        (S[ii] >= MHGI_FACET_FULL || S[iw] >= MHGI_FACET_FULL || S[ih] >= MHGI_MODIFIER_ALONE))
+        act = MHGI_FACET_FULL;
     lv = maxl(lv, facet_level(act, MHG_LEVEL_HIGH));
     if (act >= MHGI_FACET_FULL && (has_timing || has_means)) lv = maxl(lv, MHG_LEVEL_IMMINENT);
+    /* A weak act at the means: a farewell on the bridge, "I'm going to
+     * jump" on the roof. Strong means (or means with a time) -> imminent,
+     * weak means -> high. */
+    if (act >= MHGI_FACET_WEAK && has_means) {
+        if (S[ih] >= MHGI_MODIFIER_ALONE || has_timing) lv = maxl(lv, MHG_LEVEL_IMMINENT);
+        else lv = maxl(lv, MHG_LEVEL_HIGH);
+    }
     if ((S[ii] >= MHGI_FACET_FULL || S[iw] >= MHGI_FACET_FULL) &&
         (has_timing || S[ih] >= MHGI_FACET_FULL))
         lv = maxl(lv, MHG_LEVEL_HIGH);
