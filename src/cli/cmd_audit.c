@@ -5,15 +5,14 @@
  * Exit status: 0 success / chain intact, 1 chain tampered (verify only),
  * 2 usage error or the store could not be read.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
+#include "cli/cli_store.h"
 #include "cli/commands.h"
 #include "mhguard/audit.h"
 #include "mhguard/store.h"
@@ -36,30 +35,6 @@ static void usage(FILE *f) {
             "  --out FILE        (export) write to FILE instead of standard output\n"
             "  --json            (verify, head) print the result as one JSON object\n"
             "  -h, --help        this help\n");
-}
-
-/* Open the store read-only where possible: auditing must not change it. */
-static int open_store(const char *data_dir, const char *url, mhg_store **out) {
-    char buf[MHG_STORE_URL_MAX], err[512];
-    *out = NULL;
-    if (url) {
-        snprintf(buf, sizeof buf, "%s", url);
-    } else {
-        const char *dir = data_dir ? data_dir : mhg_store_default_data_dir();
-        struct stat sb;
-        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-            fprintf(stderr, "mhguard audit: no data directory '%s' (use --data-dir or "
-                            "MHG_DATA_HOME)\n", dir);
-            return 2;
-        }
-        snprintf(buf, sizeof buf, "sqlite:%s/mhguard.db?mode=ro", dir);
-    }
-    mhg_status st = mhg_store_open(buf, out, err, sizeof err);
-    if (st != MHG_OK) {
-        fprintf(stderr, "mhguard audit: cannot open the store: %s\n", err);
-        return 2;
-    }
-    return 0;
 }
 
 static int parse_anchor(const char *s, int64_t *seq, char hash[MHG_AUDIT_HASH_HEX]) {
@@ -147,61 +122,29 @@ static int do_head(mhg_store *store, int json) {
 }
 
 int mhg_cmd_audit(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
+    static const char *const subs[] = {"verify", "export", "head", NULL};
+    static const cli_store_opt extra[] = {{"anchor", 'a'}, {"out", 'o'}};
+    cli_store_args a;
+    int rc = cli_store_parse("audit", argc, argv, subs, extra, 2, usage, &a);
+    if (rc >= 0) return rc;
+    const char *sub = a.sub, *anchor = a.extra[0], *out = a.extra[1];
+    if (a.nargs > 0) {
+        fprintf(stderr, "mhguard audit %s: unexpected argument '%s'\n", sub, a.args[0]);
         return 2;
     }
-    const char *sub = argv[1];
-    if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(sub, "verify") && strcmp(sub, "export") && strcmp(sub, "head")) {
-        fprintf(stderr, "mhguard audit: unknown subcommand '%s'\n\n", sub);
-        usage(stderr);
-        return 2;
-    }
-    static const struct option opts[] = {
-        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 's'},
-        {"anchor", required_argument, NULL, 'a'},   {"out", required_argument, NULL, 'o'},
-        {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *data_dir = NULL, *url = NULL, *anchor = NULL, *out = NULL;
-    int json = 0;
-    optind = 1;
-    opterr = 1;
-    for (;;) {
-        int c = getopt_long(argc - 1, argv + 1, "h", opts, NULL);
-        if (c == -1) break;
-        switch (c) {
-        case 'd': data_dir = optarg; break;
-        case 's': url = optarg; break;
-        case 'a': anchor = optarg; break;
-        case 'o': out = optarg; break;
-        case 'j': json = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc - 1) {
-        fprintf(stderr, "mhguard audit %s: unexpected argument '%s'\n", sub, argv[optind + 1]);
-        return 2;
-    }
-    if (data_dir && url) {
-        fprintf(stderr, "mhguard audit: give --data-dir or --store, not both\n");
-        return 2;
-    }
+    if (cli_store_check_source("audit", &a)) return 2;
     if ((anchor && strcmp(sub, "verify")) || (out && strcmp(sub, "export")) ||
-        (json && !strcmp(sub, "export"))) {
+        (a.json && !strcmp(sub, "export"))) {
         fprintf(stderr, "mhguard audit %s: option not valid for this subcommand\n", sub);
         return 2;
     }
     mhg_store *store;
-    int rc = open_store(data_dir, url, &store);
+    /* Read-only: auditing must not change the log it checks. */
+    rc = cli_store_open("audit", a.data_dir, a.url, CLI_STORE_RO, &store);
     if (rc) return rc;
-    if (!strcmp(sub, "verify")) rc = do_verify(store, anchor, json);
+    if (!strcmp(sub, "verify")) rc = do_verify(store, anchor, a.json);
     else if (!strcmp(sub, "export")) rc = do_export(store, out);
-    else rc = do_head(store, json);
+    else rc = do_head(store, a.json);
     mhg_store_close(store);
     return rc;
 }

@@ -5,7 +5,6 @@
  *
  * Exit status: 0 success, 2 usage error or the store failed.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "cli/cli_store.h"
 #include "cli/commands.h"
 #include "mhguard/audit.h"
 #include "mhguard/store.h"
@@ -34,22 +34,6 @@ static void usage(FILE *f) {
             "  --store URL     store URL instead (sqlite:PATH or postgres://...)\n"
             "  --json          (list) print a JSON array\n"
             "  -h, --help      this help\n");
-}
-
-static int open_store(const char *data_dir, const char *url, int create, mhg_store **out) {
-    char buf[MHG_STORE_URL_MAX], err[512];
-    if (url) snprintf(buf, sizeof buf, "%s", url);
-    else
-        /* create: a first `keys create` before the first `serve` sets up the
-         * data directory; list/revoke must not invent an empty one. */
-        snprintf(buf, sizeof buf, "%s%s", data_dir ? data_dir : mhg_store_default_data_dir(),
-                 create ? "" : "?mode=rw");
-    mhg_status st = mhg_store_open(buf, out, err, sizeof err);
-    if (st != MHG_OK) {
-        fprintf(stderr, "mhguard keys: cannot open the store: %s\n", err);
-        return 2;
-    }
-    return 0;
 }
 
 static void audit_key_event(mhg_store *store, const char *event, int64_t id, const char *outcome) {
@@ -151,55 +135,21 @@ static int do_revoke(mhg_store *store, const char *id_text) {
 }
 
 int mhg_cmd_keys(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    const char *sub = argv[1];
-    if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke")) {
-        fprintf(stderr, "mhguard keys: unknown subcommand '%s'\n\n", sub);
-        usage(stderr);
-        return 2;
-    }
-    static const struct option opts[] = {
-        {"data-dir", required_argument, NULL, 'd'}, {"store", required_argument, NULL, 's'},
-        {"role", required_argument, NULL, 'r'},     {"label", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *data_dir = NULL, *url = NULL, *role = NULL, *label = NULL;
-    int json = 0;
-    optind = 1;
-    opterr = 1;
-    for (;;) {
-        int c = getopt_long(argc - 1, argv + 1, "h", opts, NULL);
-        if (c == -1) break;
-        switch (c) {
-        case 'd': data_dir = optarg; break;
-        case 's': url = optarg; break;
-        case 'r': role = optarg; break;
-        case 'l': label = optarg; break;
-        case 'j': json = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    int nargs = argc - 1 - optind;
-    const char *arg = nargs > 0 ? argv[optind + 1] : NULL;
+    static const char *const subs[] = {"create", "list", "revoke", NULL};
+    static const cli_store_opt extra[] = {{"role", 'r'}, {"label", 'l'}};
+    cli_store_args a;
+    int rc = cli_store_parse("keys", argc, argv, subs, extra, 2, usage, &a);
+    if (rc >= 0) return rc;
+    const char *sub = a.sub, *role = a.extra[0], *label = a.extra[1];
+    const char *arg = a.nargs > 0 ? a.args[0] : NULL;
     int want_args = !strcmp(sub, "revoke") ? 1 : 0;
-    if (nargs != want_args) {
+    if (a.nargs != want_args) {
         fprintf(stderr, "mhguard keys %s: %s\n", sub,
                 want_args ? "give exactly one key id" : "unexpected argument");
         return 2;
     }
-    if (data_dir && url) {
-        fprintf(stderr, "mhguard keys: give --data-dir or --store, not both\n");
-        return 2;
-    }
-    if (((role || label) && strcmp(sub, "create")) || (json && strcmp(sub, "list"))) {
+    if (cli_store_check_source("keys", &a)) return 2;
+    if (((role || label) && strcmp(sub, "create")) || (a.json && strcmp(sub, "list"))) {
         fprintf(stderr, "mhguard keys %s: option not valid for this subcommand\n", sub);
         return 2;
     }
@@ -210,10 +160,13 @@ int mhg_cmd_keys(int argc, char **argv) {
         return 2;
     }
     mhg_store *store;
-    int rc = open_store(data_dir, url, !strcmp(sub, "create"), &store);
+    /* create: a first `keys create` before the first `serve` sets up the
+     * data directory; list/revoke must not invent an empty one. */
+    rc = cli_store_open("keys", a.data_dir, a.url,
+                        !strcmp(sub, "create") ? CLI_STORE_CREATE : CLI_STORE_RW, &store);
     if (rc) return rc;
     if (!strcmp(sub, "create")) rc = do_create(store, role, label);
-    else if (!strcmp(sub, "list")) rc = do_list(store, json);
+    else if (!strcmp(sub, "list")) rc = do_list(store, a.json);
     else rc = do_revoke(store, arg);
     mhg_store_close(store);
     return rc;
