@@ -121,8 +121,27 @@ static inline int alnum_unit(const mhgi_unit *x) {
     return x->cls == MHGI_C_LETTER || x->cls == MHGI_C_MARK || x->cls == MHGI_C_DIGIT;
 }
 
+/* Letters that can be spelled out one by one. Latin, Greek and Cyrillic
+ * one-letter words are few and listed (common_single); Han and kana are
+ * written without spaces, so a space between two of them is never a word
+ * boundary ("我 想 死" is obfuscation or emphasis). Not the scripts whose
+ * ordinary words are often one letter or syllable with its marks:
+ * Devanagari and Bengali ("है कि वो", "না"), Hangul ("나 안 죽어"), Thai,
+ * Arabic ("و") - joining them glued real words together. */
+static inline int join_letter(const mhgi_unit *x) {
+    if (x->script == MHGI_S_LATIN || x->script == MHGI_S_GREEK || x->script == MHGI_S_CYRILLIC)
+        return 1;
+    uint32_t c = x->cp;
+    return (c >= 0x3040 && c <= 0x30FF) ||  /* hiragana, katakana */
+           (c >= 0x3400 && c <= 0x4DBF) ||  /* Han extension A */
+           (c >= 0x4E00 && c <= 0x9FFF) ||  /* Han */
+           (c >= 0xF900 && c <= 0xFAFF) ||  /* Han compatibility */
+           (c >= 0x20000 && c <= 0x3134F); /* Han extensions B.. */
+}
+
 static inline int elem_base(const mhgi_unit *x) {
-    return x->cls == MHGI_C_LETTER || (x->cls == MHGI_C_DIGIT && x->cp < 0x80) ||
+    return (x->cls == MHGI_C_LETTER && join_letter(x)) ||
+           (x->cls == MHGI_C_DIGIT && x->cp < 0x80) ||
            (x->cls == MHGI_C_OTHER && (x->cp == '@' || x->cp == '$'));
 }
 
