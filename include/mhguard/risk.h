@@ -37,6 +37,12 @@ typedef struct mhg_engine_options {
     /* Where to keep the serialized Vectorscan database. NULL: next to the
      * lexicons if writable, else $XDG_CACHE_HOME/mhguard; never fatal. */
     const char *cache_dir;
+    /* Engine score calibration (include/mhguard/calibration.h). NULL:
+     * data_dir/models/engine-calibration.json when present and fitted for
+     * the loaded model (else none); "" : none (raw engine scale). An
+     * explicit path that cannot be read or names another model is an error.
+     * Without a model there is never a calibration. */
+    const char *calibration_path;
 } mhg_engine_options;
 
 /*
@@ -49,7 +55,8 @@ MHG_NODISCARD mhg_status mhg_engine_load(const mhg_engine_options *opts, mhg_eng
 void mhg_engine_free(mhg_engine *engine);
 
 /* Versions reported in every verdict and audit record. Owned by the engine.
- * model is "none" when no model is loaded. */
+ * model is "none" when no model is loaded; with a score calibration it is
+ * "<model>+<calibration>", e.g. "m1-18-506c91bcc81a+c1-0123456789ab". */
 const char *mhg_engine_version(const mhg_engine *engine);  /* "0.1.0" */
 const char *mhg_engine_lexicon_version(const mhg_engine *engine);
 const char *mhg_engine_model_version(const mhg_engine *engine);
@@ -74,13 +81,22 @@ typedef struct mhg_evidence {
 
 typedef struct mhg_category_result {
     mhg_level level;
-    double score;    /* calibrated probability-like score in [0,1] */
+    /* In [0,1]. With a score calibration loaded (the default when
+     * data/models/engine-calibration.json matches the model) and one for
+     * this category: the dev-fitted probability that the category is
+     * present, given the engine's raw fused score (isotonic; suicide and
+     * self_harm in the shipped file). Otherwise the raw engine scale, on
+     * which 0.25/0.5/0.75/0.9 are the low/moderate/high/imminent floors.
+     * Calibration is applied after levels are decided: `level` never
+     * depends on it, and a calibrated score need not agree with the level
+     * floors (a moderate suicide verdict may have score 0.4). */
+    double score;
     unsigned facets; /* MHG_FACET_* bits (suicide; others may use them too) */
 } mhg_category_result;
 
 typedef struct mhg_verdict {
     mhg_level risk;   /* highest category level */
-    double score;     /* score of the highest category */
+    double score;     /* score of the highest category (see category score) */
     mhg_action action;
     double confidence; /* how sure the engine is of `risk`, in [0,1] */
     mhg_category_result categories[MHG_CAT_COUNT];

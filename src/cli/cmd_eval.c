@@ -132,20 +132,24 @@ mhgc_scorer *mhgc_scorer_open(const char *spec, const char *data_dir, double thr
             mhgc_scorer_close(s);
             return NULL;
         }
-    } else if (!strcmp(spec, "engine") || !strncmp(spec, "engine:", 7) || !strcmp(spec, "rules")) {
+    } else if (!strcmp(spec, "engine") || !strncmp(spec, "engine:", 7) || !strcmp(spec, "rules") ||
+               !strcmp(spec, "engine-raw")) {
         const char *mp = NULL;
         if (!strcmp(spec, "rules") || !strcmp(spec, "engine:none"))
             mp = "";
         else if (!strncmp(spec, "engine:", 7))
             mp = spec + 7;
         s->kind = 0;
-        s->engine = mhgc_engine_open(mp, data_dir, err, errlen);
+        /* engine-raw: the default engine without its score calibration
+         * (the engine's own scale; levels are the same) */
+        s->engine = mhgc_engine_open(mp, !strcmp(spec, "engine-raw") ? "" : NULL, data_dir, err,
+                                     errlen);
         if (!s->engine) {
             mhgc_scorer_close(s);
             return NULL;
         }
     } else {
-        snprintf(err, errlen, "unknown system '%s' (engine[:MODEL|none], rules, model:PATH, scores:FILE)", spec);
+        snprintf(err, errlen, "unknown system '%s' (engine[:MODEL|none], engine-raw, rules, model:PATH, scores:FILE)", spec);
         mhgc_scorer_close(s);
         return NULL;
     }
@@ -350,7 +354,8 @@ int mhg_cmd_eval(int argc, char **argv) {
         case 'c':
             if (n_specs < MAX_SYS) {
                 /* a bare path is another model for the engine */
-                if (strchr(optarg, ':') || !strcmp(optarg, "rules") || !strcmp(optarg, "engine"))
+                if (strchr(optarg, ':') || !strcmp(optarg, "rules") || !strcmp(optarg, "engine") ||
+                    !strcmp(optarg, "engine-raw"))
                     snprintf(compare_buf[n_specs], sizeof compare_buf[0], "%s", optarg);
                 else
                     snprintf(compare_buf[n_specs], sizeof compare_buf[0], "engine:%s", optarg);

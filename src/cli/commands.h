@@ -11,6 +11,7 @@ int mhg_cmd_screen(int argc, char **argv);
 int mhg_cmd_lexicon(int argc, char **argv);
 int mhg_cmd_train(int argc, char **argv);
 int mhg_cmd_eval(int argc, char **argv);
+int mhg_cmd_calibrate(int argc, char **argv);
 int mhg_cmd_serve(int argc, char **argv);
 int mhg_cmd_audit(int argc, char **argv);
 int mhg_cmd_keys(int argc, char **argv);

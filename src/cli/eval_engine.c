@@ -14,13 +14,15 @@ typedef struct engine_scorer {
     mhg_verdict v;
 } engine_scorer;
 
-void *mhgc_engine_open(const char *model_path, const char *data_dir, char *err, size_t errlen) {
+void *mhgc_engine_open(const char *model_path, const char *calibration_path, const char *data_dir,
+                       char *err, size_t errlen) {
     engine_scorer *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     mhg_engine_options o;
     memset(&o, 0, sizeof o);
     o.data_dir = data_dir;
     o.model_path = model_path; /* NULL default, "" rules only */
+    o.calibration_path = calibration_path; /* NULL default, "" raw scores */
     if (mhg_engine_load(&o, &e->engine, err, errlen) != MHG_OK ||
         mhg_scratch_new(e->engine, &e->scratch) != MHG_OK) {
         mhg_engine_free(e->engine);

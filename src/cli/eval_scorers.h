@@ -1,6 +1,7 @@
 /*
  * eval_scorers.h - the systems `mhguard eval` can score with:
  *   engine[:MODEL]  the full engine (rules + model; MODEL "none" = rules only)
+ *   engine-raw      the default engine without its score calibration
  *   model:PATH      the learned model alone (no rules, no context rules)
  *   scores:FILE     precomputed scores (JSON lines {"id", "score" or
  *                   "<category>": s}), e.g. from the fastText baseline
@@ -35,7 +36,8 @@ mhg_status mhgc_scorer_score(mhgc_scorer *s, const char *id, const char *text, s
 
 /* The engine part lives in eval_engine.c (it needs libmhguard's risk
  * module); these are its hooks. */
-void *mhgc_engine_open(const char *model_path, const char *data_dir, char *err, size_t errlen);
+void *mhgc_engine_open(const char *model_path, const char *calibration_path, const char *data_dir,
+                       char *err, size_t errlen);
 void mhgc_engine_close(void *e);
 const char *mhgc_engine_versions(void *e, const char **lexicon, const char **model);
 mhg_status mhgc_engine_score(void *e, const char *text, size_t len, const char *lang,

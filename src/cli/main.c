@@ -18,6 +18,7 @@ static const command commands[] = {
     {"serve", mhg_cmd_serve, "run the gateway (OpenAI-compatible proxy and screening API)"},
     {"train", mhg_cmd_train, "train the learned risk model from labeled JSON lines"},
     {"eval", mhg_cmd_eval, "evaluate the engine on labeled JSON lines"},
+    {"calibrate", mhg_cmd_calibrate, "fit the engine's score calibration on dev rows"},
     {"lexicon", mhg_cmd_lexicon, "check or compile the lexicons"},
     {"audit", mhg_cmd_audit, "verify or export the audit log"},
     {"keys", mhg_cmd_keys, "create, list or revoke API keys"},

@@ -98,10 +98,52 @@ static void default_cache_dir(const char *lexdir, char *out, size_t outlen) {
     if (home && *home) snprintf(out, outlen, "%s/.cache/mhguard", home);
 }
 
+/* Score calibration (calibration.h): only with a model, and only the one
+ * fitted for that model. The default file is optional and skipped when it
+ * names another model (eval --compare loads other models with the same data
+ * directory); a default file that is present but unreadable or corrupt is an
+ * error, like an explicit path: scores would silently change meaning. */
+static mhg_status load_calibration(mhg_engine *e, const mhg_engine_options *opts, const char *dd,
+                                   char *err, size_t errlen) {
+    const char *cp = opts->calibration_path;
+    int explicit_cal = cp && *cp;
+    char cpath[4096];
+    if (cp && !*cp) return MHG_OK;
+    if (!cp) {
+        snprintf(cpath, sizeof cpath, "%s/models/engine-calibration.json", dd);
+        if (!is_file(cpath)) return MHG_OK;
+        cp = cpath;
+    }
+    if (!e->model) {
+        if (!explicit_cal) return MHG_OK;
+        if (err && errlen) snprintf(err, errlen, "%s: a score calibration needs a model", cp);
+        return MHG_ERR_INVALID;
+    }
+    char cerr[512];
+    mhg_calibration *cal = NULL;
+    mhg_status st = mhg_calibration_load(cp, &cal, cerr, sizeof cerr);
+    if (st != MHG_OK) {
+        if (err && errlen) snprintf(err, errlen, "%s", cerr);
+        return st;
+    }
+    if (strcmp(mhg_calibration_model(cal), mhg_model_version(e->model))) {
+        if (explicit_cal && err && errlen)
+            snprintf(err, errlen, "%s: fitted for model %s, not %s", cp, mhg_calibration_model(cal),
+                     mhg_model_version(e->model));
+        mhg_calibration_free(cal);
+        return explicit_cal ? MHG_ERR_INVALID : MHG_OK;
+    }
+    e->calib = cal;
+    snprintf(e->model_version, sizeof e->model_version, "%s+%s", mhg_model_version(e->model),
+             mhg_calibration_version(cal));
+    return MHG_OK;
+}
+
 void mhg_engine_free(mhg_engine *e) {
     if (!e) return;
     mhg_lexicon_free(e->lex);
     mhg_model_free(e->model);
+    mhg_calibration_free(e->calib);
     free(e->info);
     free(e->langs);
     free(e->rid_table);
@@ -184,6 +226,11 @@ mhg_status mhg_engine_load(const mhg_engine_options *opts, mhg_engine **out, cha
             snprintf(e->model_version, sizeof e->model_version, "%s",
                      mhg_model_version(e->model));
         }
+    }
+    st = load_calibration(e, opts, dd, err, errlen);
+    if (st != MHG_OK) {
+        mhg_engine_free(e);
+        return st;
     }
     *out = e;
     return MHG_OK;

@@ -31,6 +31,9 @@
  *  5. The calibrated probability itself is reported as the weight of the
  *     model's evidence items (source 'm'), which point at the words that
  *     contributed most (mhg_model_explain), mapped to the caller's bytes.
+ *  6. Last, once every level is final, the engine's score calibration
+ *     (calibration.h, when loaded) maps each category's fused score to a
+ *     dev-fitted probability. Levels are never recomputed from it.
  */
 #include <math.h>
 #include <string.h>
@@ -198,5 +201,10 @@ mhg_status mhgi_fuse(mhgi_fusion_ctx *ctx) {
         }
     }
     sort_evidence(v);
+    /* principle 6: after the levels, never before */
+    if (e->calib)
+        for (int c = 0; c < MHG_CAT_COUNT; c++)
+            v->categories[c].score =
+                mhg_calibration_apply(e->calib, (mhg_category)c, v->categories[c].score);
     return MHG_OK;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/mhg_limits.h"
+#include "mhguard/calibration.h"
 #include "mhguard/classify.h"
 #include "mhguard/lexicon.h"
 #include "mhguard/normalize.h"
@@ -87,6 +88,7 @@ struct mhg_engine {
     uint32_t *rid_table; /* open addressing: rule id -> entry index + 1 */
     size_t rid_cap;      /* power of two */
     mhg_model *model;    /* NULL: rules only */
+    mhg_calibration *calib; /* NULL: raw engine scores (fusion.c applies it) */
     uint64_t *sw_hash;   /* stop-word table (lang.c) */
     uint32_t *sw_mask;
     size_t sw_cap;
