@@ -4,7 +4,6 @@
  * of tampering (done through a second SQLite connection, as an attacker
  * with file access would), anchors, export, and concurrent appends.
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,38 +19,13 @@
 #include <sqlite3.h>
 
 #include "mhguard/audit.h"
+#include "test_util.h"
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
+typedef mhgt_store_fixture fixture;
 
-typedef struct fixture {
-    char dir[256];
-    char db[300];
-    mhg_store *store;
-} fixture;
+static int setup(void **state) { return mhgt_store_fixture_setup(state, "mhg_audit_"); }
 
-static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/mhg_audit_XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    snprintf(f->db, sizeof f->db, "%s/mhguard.db", f->dir);
-    char err[256];
-    if (mhg_store_open(f->dir, &f->store, err, sizeof err) != MHG_OK) return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    mhg_store_close(f->store);
-    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
+static int teardown(void **state) { return mhgt_store_fixture_teardown(state); }
 
 /* Run SQL on the file through a separate connection (the tamperer). */
 static void tamper(const char *db, const char *fmt, ...) {

@@ -3,7 +3,6 @@
  * and key separation, a pinned construction) and sealing.
  */
 #include <dirent.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,13 +17,7 @@
 #include <sodium.h>
 
 #include "mhguard/privacy.h"
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
+#include "test_util.h"
 
 typedef struct fixture {
     char dir[256];
@@ -33,8 +26,7 @@ typedef struct fixture {
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/mhg_priv_XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (mhgt_mkdtemp(f->dir, sizeof f->dir, "mhg_priv_") != 0) return -1;
     snprintf(f->key, sizeof f->key, "%s/secret.key", f->dir);
     *state = f;
     return 0;
@@ -42,7 +34,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    mhgt_rm_rf(f->dir);
     free(f);
     return 0;
 }

@@ -4,7 +4,6 @@
  * read-only databases, and concurrent use from many threads.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,45 +19,15 @@
 #include <sqlite3.h>
 
 #include "mhguard/store.h"
+#include "test_util.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
+typedef mhgt_store_fixture fixture;
 
-static void rm_rf(const char *dir) { nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+static int setup(void **state) { return mhgt_store_fixture_setup(state, "mhg_store_"); }
 
-typedef struct fixture {
-    char dir[256];
-    char db[300];
-    mhg_store *store;
-} fixture;
-
-static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/mhg_store_XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    snprintf(f->db, sizeof f->db, "%s/mhguard.db", f->dir);
-    char err[256];
-    if (mhg_store_open(f->dir, &f->store, err, sizeof err) != MHG_OK) {
-        fprintf(stderr, "open: %s\n", err);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    mhg_store_close(f->store);
-    rm_rf(f->dir);
-    free(f);
-    return 0;
-}
+static int teardown(void **state) { return mhgt_store_fixture_teardown(state); }
 
 static mhg_store_decision sample_decision(const char *id) {
     mhg_store_decision d = {
@@ -283,7 +252,7 @@ static void test_directory_removed(void **state) {
     fixture *f = *state;
     mhg_store_decision d = sample_decision("dec_before");
     assert_int_equal(mhg_store_decision_insert(f->store, &d), MHG_OK);
-    rm_rf(f->dir);
+    mhgt_rm_rf(f->dir);
     d.decision_id = "dec_after";
     assert_int_equal(mhg_store_decision_insert(f->store, &d), MHG_ERR_STORE);
     assert_non_null(strstr(mhg_store_errmsg(f->store), "moved or deleted"));
