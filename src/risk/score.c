@@ -218,14 +218,16 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
      * acts never add up among themselves ("I've got it all planned out,
      * I'm doing it tonight" may be a proposal); they strengthen a clear
      * act, and an ambiguous one counts fully next to ideation, a death
-     * wish or the means said plainly (this message or carried): "I want
+     * wish, an attempt (not one a past cue puts long ago) or the means
+     * said plainly (this message or carried): "I want
      * to die. I'm doing it tonight", "the gun is loaded. I'm done after
      * this." */
     double act_keep = a->act_keep * (timing_intent ? 1.0 - S[it] : 1.0);
     double act = 1.0 - act_keep;
     if (act >= MHGI_FACET_WEAK) act = 1.0 - act_keep * a->act_ctx_keep * a->act_minor_keep;
     if (a->max_ctx_act > 0 && act < MHGI_FACET_FULL &&
-        (S[ii] >= MHGI_FACET_FULL || S[iw] >= MHGI_FACET_FULL || S[ih] >= MHGI_MODIFIER_ALONE))
+        (S[ii] >= MHGI_FACET_FULL || S[iw] >= MHGI_FACET_FULL || S[ih] >= MHGI_MODIFIER_ALONE ||
+         S[ia] >= MHGI_FACET_FULL))
         act = MHGI_FACET_FULL;
     lv = maxl(lv, facet_level(act, MHG_LEVEL_HIGH));
     if (act >= MHGI_FACET_FULL && (has_timing || has_means)) lv = maxl(lv, MHG_LEVEL_IMMINENT);
@@ -239,6 +241,9 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
     if ((S[ii] >= MHGI_FACET_FULL || S[iw] >= MHGI_FACET_FULL) &&
         (has_timing || S[ih] >= MHGI_FACET_FULL))
         lv = maxl(lv, MHG_LEVEL_HIGH);
+    /* active ideation at the means, even the ambiguous ones ("I want to
+     * die. I'm on the bridge", "...the rope is ready") */
+    if (S[ii] >= MHGI_FACET_FULL && has_means) lv = maxl(lv, MHG_LEVEL_HIGH);
     /* the means at hand, said plainly ("the pills are right here") */
     if (S[ih] >= MHGI_MODIFIER_ALONE) lv = maxl(lv, MHG_LEVEL_MODERATE);
     /* "I want to kill myself tonight, the pills are right here" */
