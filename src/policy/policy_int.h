@@ -68,6 +68,20 @@ int mhgi_pol_y_strdup(mhgi_pol_ydoc *y, yaml_node_t *n, const char *where, char 
 char *mhgi_pol_strdup(const char *s);
 /* Join dir and rel unless rel is absolute. malloc'd. */
 char *mhgi_pol_path_join(const char *dir, const char *rel);
+/* The *.yaml files of dir (hidden ones skipped), sorted by name, malloc'd
+ * into names[cap]; *n how many (free them with mhgi_pol_names_free even on
+ * error). MHG_ERR_IO after reporting "<dir>: cannot open <what> directory";
+ * MHG_ERR_TOO_BIG (not reported: the caller decides) when dir holds more
+ * than cap, names then holding the first cap read; MHG_ERR_NOMEM. */
+mhg_status mhgi_pol_yaml_dir(const char *dir, const char *what, char **names, size_t cap,
+                             size_t *n, mhgi_pol_errbuf *e);
+void mhgi_pol_names_free(char **names, size_t n);
+/* Calls load(ctx, dir/name, name, e) for each name in order, so that every
+ * bad file is reported; returns the first error, but NOMEM wins and stops. */
+typedef mhg_status (*mhgi_pol_file_loader)(void *ctx, const char *path, const char *fname,
+                                           mhgi_pol_errbuf *e);
+mhg_status mhgi_pol_load_each(const char *dir, char *const *names, size_t n,
+                              mhgi_pol_file_loader load, void *ctx, mhgi_pol_errbuf *e);
 /* Directory part of path ("." when none). malloc'd. */
 char *mhgi_pol_dirname(const char *path);
 /* $MHG_DATA_DIR, else the source tree's data/ when it exists, else the

@@ -7,7 +7,6 @@
  * able to change them without touching code (style guide, rule 13).
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -361,13 +360,14 @@ done:
     return MHG_OK;
 }
 
-static int cmp_name(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int cmp_country(const void *a, const void *b) {
     const country_int *x = *(country_int *const *)a, *y = *(country_int *const *)b;
     return strcmp(x->pub.country, y->pub.country);
+}
+
+static mhg_status load_file_cb(void *r, const char *path, const char *fname,
+                               mhgi_pol_errbuf *e) {
+    return load_file(r, path, fname, e);
 }
 
 mhg_status mhg_resources_load(const char *dir, mhg_resources **out, char *err, size_t errlen) {
@@ -376,46 +376,16 @@ mhg_status mhg_resources_load(const char *dir, mhg_resources **out, char *err, s
     if (!out) return MHG_ERR_INVALID;
     *out = NULL;
     if (!dir) return MHG_ERR_INVALID;
-    DIR *d = opendir(dir);
-    if (!d) {
-        mhgi_pol_err_add(&e, "%s: cannot open resources directory", dir);
-        return MHG_ERR_IO;
-    }
     char *names[RES_MAX_FILES];
-    size_t nn = 0;
-    struct dirent *de;
-    mhg_status rc = MHG_OK;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (l < 6 || strcmp(de->d_name + l - 5, ".yaml") != 0 || de->d_name[0] == '.') continue;
-        if (nn == RES_MAX_FILES) {
-            mhgi_pol_err_add(&e, "%s: more than %d resource files", dir, RES_MAX_FILES);
-            rc = MHG_ERR_TOO_BIG;
-            break;
-        }
-        names[nn] = mhgi_pol_strdup(de->d_name);
-        if (!names[nn]) {
-            rc = MHG_ERR_NOMEM;
-            break;
-        }
-        nn++;
-    }
-    closedir(d);
-    qsort(names, nn, sizeof names[0], cmp_name);
+    size_t nn;
+    mhg_status rc = mhgi_pol_yaml_dir(dir, "resources", names, RES_MAX_FILES, &nn, &e);
+    if (rc == MHG_ERR_IO) return rc;
+    if (rc == MHG_ERR_TOO_BIG)
+        mhgi_pol_err_add(&e, "%s: more than %d resource files", dir, RES_MAX_FILES);
     mhg_resources *r = rc == MHG_OK ? calloc(1, sizeof *r) : NULL;
     if (!r && rc == MHG_OK) rc = MHG_ERR_NOMEM;
-    for (size_t i = 0; rc != MHG_ERR_NOMEM && r && i < nn; i++) {
-        char *path = mhgi_pol_path_join(dir, names[i]);
-        if (!path) {
-            rc = MHG_ERR_NOMEM;
-            break;
-        }
-        mhg_status frc = load_file(r, path, names[i], &e);
-        if (frc != MHG_OK && rc == MHG_OK) rc = frc;
-        if (frc == MHG_ERR_NOMEM) rc = frc;
-        free(path);
-    }
-    for (size_t i = 0; i < nn; i++) free(names[i]);
+    if (r) rc = mhgi_pol_load_each(dir, names, nn, load_file_cb, r, &e);
+    mhgi_pol_names_free(names, nn);
     if (rc == MHG_OK) {
         qsort(r->countries, r->n, sizeof *r->countries, cmp_country);
         for (size_t i = 0; i < r->n; i++) {

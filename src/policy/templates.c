@@ -6,7 +6,6 @@
  * a crisis reply can always be produced. Other languages may translate a
  * subset; a missing template falls back to English per template.
  */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,43 +117,24 @@ static mhg_status load_one(mhgi_pol_templates *t, const char *path, const char *
     return e->count == before ? MHG_OK : MHG_ERR_PARSE;
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+static mhg_status load_one_cb(void *t, const char *path, const char *fname,
+                              mhgi_pol_errbuf *e) {
+    return load_one(t, path, fname, e);
 }
 
 mhg_status mhgi_pol_templates_load(const char *dir, mhgi_pol_templates **out, mhgi_pol_errbuf *e) {
     *out = NULL;
-    DIR *d = opendir(dir);
-    if (!d) {
-        mhgi_pol_err_add(e, "%s: cannot open templates directory", dir);
-        return MHG_ERR_IO;
-    }
+    /* One name more than fits: load_one reports "more than N template
+     * languages" for it; files past that are not read. */
     char *names[TPL_MAX_LANGS + 1];
-    size_t nn = 0;
-    struct dirent *de;
-    mhg_status rc = MHG_OK;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (l < 6 || strcmp(de->d_name + l - 5, ".yaml") != 0 || de->d_name[0] == '.') continue;
-        if (nn > TPL_MAX_LANGS) break;
-        names[nn] = mhgi_pol_strdup(de->d_name);
-        if (!names[nn]) {
-            rc = MHG_ERR_NOMEM;
-            break;
-        }
-        nn++;
-    }
-    closedir(d);
-    qsort(names, nn, sizeof names[0], cmp_str);
+    size_t nn;
+    mhg_status rc = mhgi_pol_yaml_dir(dir, "templates", names, TPL_MAX_LANGS + 1, &nn, e);
+    if (rc == MHG_ERR_IO) return rc;
+    if (rc == MHG_ERR_TOO_BIG) rc = MHG_OK;
     mhgi_pol_templates *t = rc == MHG_OK ? calloc(1, sizeof *t) : NULL;
     if (!t && rc == MHG_OK) rc = MHG_ERR_NOMEM;
-    for (size_t i = 0; t && i < nn && rc != MHG_ERR_NOMEM; i++) {
-        char *path = mhgi_pol_path_join(dir, names[i]);
-        mhg_status r = path ? load_one(t, path, names[i], e) : MHG_ERR_NOMEM;
-        if (r != MHG_OK && (rc == MHG_OK || r == MHG_ERR_NOMEM)) rc = r;
-        free(path);
-    }
-    for (size_t i = 0; i < nn; i++) free(names[i]);
+    if (t) rc = mhgi_pol_load_each(dir, names, nn, load_one_cb, t, e);
+    mhgi_pol_names_free(names, nn);
     if (rc == MHG_OK) {
         const tpl_lang *en = NULL;
         for (size_t i = 0; i < t->n; i++)

@@ -6,6 +6,7 @@
  * is a few KB), and checking "unknown key", "duplicate key" and "wrong type"
  * with the line number is simplest on a tree.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -304,6 +305,59 @@ char *mhgi_pol_path_join(const char *dir, const char *rel) {
     s[a] = '/';
     memcpy(s + a + 1, rel, b + 1);
     return s;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+mhg_status mhgi_pol_yaml_dir(const char *dir, const char *what, char **names, size_t cap,
+                             size_t *n, mhgi_pol_errbuf *e) {
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        mhgi_pol_err_add(e, "%s: cannot open %s directory", dir, what);
+        return MHG_ERR_IO;
+    }
+    size_t nn = 0;
+    struct dirent *de;
+    mhg_status rc = MHG_OK;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 5, ".yaml") != 0 || de->d_name[0] == '.') continue;
+        if (nn == cap) {
+            rc = MHG_ERR_TOO_BIG;
+            break;
+        }
+        names[nn] = mhgi_pol_strdup(de->d_name);
+        if (!names[nn]) {
+            rc = MHG_ERR_NOMEM;
+            break;
+        }
+        nn++;
+    }
+    closedir(d);
+    /* readdir order is arbitrary: load in a fixed order so errors and
+     * versions come out the same on every machine */
+    qsort(names, nn, sizeof names[0], cmp_name);
+    *n = nn;
+    return rc;
+}
+
+void mhgi_pol_names_free(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++) free(names[i]);
+}
+
+mhg_status mhgi_pol_load_each(const char *dir, char *const *names, size_t n,
+                              mhgi_pol_file_loader load, void *ctx, mhgi_pol_errbuf *e) {
+    mhg_status rc = MHG_OK;
+    for (size_t i = 0; i < n && rc != MHG_ERR_NOMEM; i++) {
+        char *path = mhgi_pol_path_join(dir, names[i]);
+        mhg_status r = path ? load(ctx, path, names[i], e) : MHG_ERR_NOMEM;
+        if (r != MHG_OK && (rc == MHG_OK || r == MHG_ERR_NOMEM)) rc = r;
+        free(path);
+    }
+    return rc;
 }
 
 char *mhgi_pol_dirname(const char *path) {
