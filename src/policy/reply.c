@@ -17,9 +17,11 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mhg_buf.h"
 #include "common/mhg_limits.h"
 #include "mhguard/lexicon.h"
 #include "mhguard/normalize.h"
@@ -799,21 +801,10 @@ mhg_status mhg_reply_stream_feed(mhg_reply_stream *st, const char *chunk, size_t
         st->failed = 1;
         return MHG_ERR_TOO_BIG;
     }
-    if (st->len + len + 1 > st->cap) {
-        size_t nc = st->cap ? st->cap : 4096;
-        while (nc < st->len + len + 1) nc *= 2;
-        char *nb = malloc(nc);
-        if (!nb) {
-            st->failed = 1;
-            return MHG_ERR_NOMEM;
-        }
-        if (st->buf) {
-            memcpy(nb, st->buf, st->len);
-            mhg_memzero(st->buf, st->cap);
-            free(st->buf);
-        }
-        st->buf = nb;
-        st->cap = nc;
+    if (mhgi_buf_reserve(&st->buf, &st->cap, st->len, st->len + len + 1, 4096, SIZE_MAX) !=
+        MHG_OK) {
+        st->failed = 1;
+        return MHG_ERR_NOMEM;
     }
     if (len) memcpy(st->buf + st->len, chunk, len);
     st->len += len;

@@ -16,9 +16,11 @@
  * Known gaps (docs/internals/privacy.md): names and street addresses,
  * obfuscated forms ("john at gmail dot com"), non-ASCII digits.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mhg_buf.h"
 #include "common/mhg_limits.h"
 #include "mhguard/privacy.h"
 
@@ -41,18 +43,7 @@ typedef struct obuf {
 } obuf;
 
 static int put(obuf *b, const void *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (b->n + n + 1 > cap) cap *= 2;
-        char *np = malloc(cap);
-        if (!np) return -1;
-        if (b->n) memcpy(np, b->p, b->n);
-        /* The old buffer held message text: wipe before freeing. */
-        if (b->p) mhg_memzero(b->p, b->cap);
-        free(b->p);
-        b->p = np;
-        b->cap = cap;
-    }
+    if (mhgi_buf_reserve(&b->p, &b->cap, b->n, b->n + n + 1, 64, SIZE_MAX) != MHG_OK) return -1;
     memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = '\0';

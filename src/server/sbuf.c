@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mhg_buf.h"
 #include "server/server_int.h"
 
 void mhgi_sbuf_init(mhgi_sbuf *b, size_t max) {
@@ -34,20 +35,8 @@ void mhgi_sbuf_reset(mhgi_sbuf *b) {
 
 mhg_status mhgi_sbuf_add(mhgi_sbuf *b, const void *p, size_t n) {
     if (n > b->max || b->len > b->max - n) return MHG_ERR_TOO_BIG;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        if (cap > b->max + 1) cap = b->max + 1;
-        char *nd = malloc(cap);
-        if (!nd) return MHG_ERR_NOMEM;
-        if (b->data) {
-            memcpy(nd, b->data, b->len);
-            mhg_memzero(b->data, b->cap);
-            free(b->data);
-        }
-        b->data = nd;
-        b->cap = cap;
-    }
+    mhg_status st = mhgi_buf_reserve(&b->data, &b->cap, b->len, b->len + n + 1, 256, b->max + 1);
+    if (st != MHG_OK) return st;
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
