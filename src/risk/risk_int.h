@@ -53,6 +53,10 @@
  * most, never adding up among themselves) and count as a full act next to
  * ideation, a wish to be dead or strong means at hand (score.c). */
 #define MHGI_CONTEXT_ACT_MIN 0.25
+/* Minor acts (MINOR_ACT_MIN..CONTEXT_ACT_MIN: "goodbye." ending a message,
+ * "it wasn't your fault") give no level alone; next to ideation, a death
+ * wish or strong means they count as a full act too. */
+#define MHGI_MINOR_ACT_MIN 0.15
 /* A timing entry this strong states an intent by itself ("今夜死ぬ"). */
 #define MHGI_TIMING_INTENT 0.65
 /* Conversation memory. */

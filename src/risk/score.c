@@ -69,7 +69,9 @@ typedef struct acc {
     /* Acts (method, intent, plan, preparatory items) by strength: clear
      * (>= FACET_WEAK), ambiguous (CONTEXT_ACT_MIN..FACET_WEAK) and minor */
     double act_keep, act_ctx_keep, act_minor_keep;
-    double max_ctx_act;            /* strongest undiscounted ambiguous act */
+    double max_ctx_act;            /* strongest undiscounted ambiguous or
+                                    * minor act (>= MINOR_ACT_MIN) */
+    unsigned ctx_facets;           /* their facets */
     double max_any;
     int n, n_current, n_core;
     unsigned facets_seen;
@@ -124,16 +126,19 @@ static void acc_add(acc *a, const mhgi_item *it) {
         if (f & ACT_FACETS) {
             if (w >= MHGI_FACET_WEAK) {
                 a->act_keep *= 1.0 - w;
-            } else if (w >= MHGI_CONTEXT_ACT_MIN) {
-                /* ambiguous ("I'm doing it tonight", "gave my cat away"):
-                 * clear next to ideation or the means (finish()) */
-                a->act_ctx_keep *= 1.0 - w;
-                if (!(it->flags & (MHG_FLAG_NEGATED | MHG_FLAG_IDIOM | MHG_FLAG_PAST |
-                                   MHG_FLAG_HYPOTHETICAL | MHG_FLAG_INFORMATIONAL)) &&
-                    w > a->max_ctx_act)
-                    a->max_ctx_act = w;
             } else {
-                a->act_minor_keep *= 1.0 - w;
+                /* ambiguous ("I'm doing it tonight", "gave my cat away")
+                 * or minor ("goodbye." ending a message): clear next to
+                 * ideation or the means (finish()) */
+                if (w >= MHGI_CONTEXT_ACT_MIN) a->act_ctx_keep *= 1.0 - w;
+                else a->act_minor_keep *= 1.0 - w;
+                if (w >= MHGI_MINOR_ACT_MIN &&
+                    !(it->flags & (MHG_FLAG_NEGATED | MHG_FLAG_IDIOM | MHG_FLAG_PAST |
+                                   MHG_FLAG_HYPOTHETICAL | MHG_FLAG_INFORMATIONAL)) &&
+                    w > a->max_ctx_act) {
+                    a->max_ctx_act = w;
+                    a->ctx_facets |= f;
+                }
             }
         }
         if (f == MHG_FACET_PAST_ATTEMPT && it->orig_facet == MHG_FACET_PAST_ATTEMPT &&
@@ -215,20 +220,23 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
     /* Acts (method, intent, plan, preparatory) add up across facets like
      * the items of one facet: "this is goodbye" and "I won't be around
      * anymore" are each weak, together a farewell. Ambiguous and minor
-     * acts never add up among themselves ("I've got it all planned out,
+     * acts ("goodbye." ending a message) never add up among themselves ("I've got it all planned out,
      * I'm doing it tonight" may be a proposal); they strengthen a clear
      * act, and an ambiguous one counts fully next to ideation, a death
      * wish, an attempt (not one a past cue puts long ago) or the means
      * said plainly (this message or carried): "I want
      * to die. I'm doing it tonight", "the gun is loaded. I'm done after
      * this." */
+    unsigned promoted = 0; /* facets of ambiguous acts that now count */
     double act_keep = a->act_keep * (timing_intent ? 1.0 - S[it] : 1.0);
     double act = 1.0 - act_keep;
     if (act >= MHGI_FACET_WEAK) act = 1.0 - act_keep * a->act_ctx_keep * a->act_minor_keep;
     if (a->max_ctx_act > 0 && act < MHGI_FACET_FULL &&
         (S[ii] >= MHGI_FACET_FULL || S[iw] >= MHGI_FACET_FULL || S[ih] >= MHGI_MODIFIER_ALONE ||
-         S[ia] >= MHGI_FACET_FULL))
+         S[ia] >= MHGI_FACET_FULL)) {
         act = MHGI_FACET_FULL;
+        promoted = a->ctx_facets;
+    }
     lv = maxl(lv, facet_level(act, MHG_LEVEL_HIGH));
     if (act >= MHGI_FACET_FULL && (has_timing || has_means)) lv = maxl(lv, MHG_LEVEL_IMMINENT);
     /* A weak act at the means: a farewell on the bridge, "I'm going to
@@ -270,6 +278,7 @@ static void finish(const acc *a, mhg_category c, double timing_any, mhgi_cat_sta
         if (S[i] >= min) facets |= bit;
     }
     if (past_flag >= 0.2) facets |= MHG_FACET_PAST_ATTEMPT;
+    facets |= promoted;
     if (!has_core) facets &= ~(unsigned)MOD_FACETS;
     if (score < level_floor[lv]) score = level_floor[lv];
     if (score > 1.0) score = 1.0;
