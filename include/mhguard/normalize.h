@@ -19,8 +19,11 @@
  * starts or ends with a space. docs/internals/normalize.md has the details.
  *
  * Pattern mode (MHG_NORM_PATTERN) is what the lexicon compiler applies to the
- * literal words of its phrases: the same folding and letter-run collapsing,
- * but no leetspeak and no letter joining, so that digits stay digits.
+ * literal words of its phrases: the same folding, leetspeak and letter-run
+ * collapsing, but no letter joining. Leetspeak is folded in both modes so a
+ * word a lexicon writes with digits ends up as the text's does: Arabizi
+ * "3ayez" and "sa7bi" compile to "eayez" and "satbi", what a user's "3ayez"
+ * becomes; pure numbers, "500mg" and "b12" stay as they are in both.
  *
  * Thread use: mhg_normalize() is reentrant; one mhg_normalized buffer is
  * used by one thread at a time.

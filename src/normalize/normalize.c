@@ -5,8 +5,8 @@
  *
  * Pipeline (docs/internals/normalize.md has the reasons):
  *   decode+fold -> marks (strip / NFC compose) -> [text] join spaced letters
- *   -> homoglyphs -> [text] leetspeak -> encode (apostrophes, hyphens,
- *   letter runs, whitespace).
+ *   -> homoglyphs -> leetspeak -> encode (apostrophes, hyphens, letter runs,
+ *   whitespace).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -578,8 +578,9 @@ mhg_status mhg_normalize(const char *text, size_t len, mhg_norm_mode mode,
         /* Homoglyph folding only ever maps between Latin and Cyrillic/Greek:
          * text without both has nothing to fold. */
         if ((w->seen & MHGI_SEEN_CYRGRK) && (w->seen & MHGI_SEEN_LATIN)) mhgi_norm_homoglyphs(w);
-        if (mode == MHG_NORM_TEXT && (w->seen & (MHGI_SEEN_LEET | MHGI_SEEN_NONASCII)))
-            mhgi_norm_leet(w);
+        /* Both modes: a lexicon word with digits must compile to what the
+         * same word becomes in a message (Arabizi "3ayez" -> "eayez"). */
+        if (w->seen & (MHGI_SEEN_LEET | MHGI_SEEN_NONASCII)) mhgi_norm_leet(w);
         st = encode(w, out);
     }
     /* The units still hold the message, like out->text does until the next

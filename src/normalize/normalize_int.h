@@ -108,7 +108,7 @@ int mhgi_norm_join(struct mhg_norm_work *w);
 /* Both modes: homoglyph folding inside mixed-script words. */
 void mhgi_norm_homoglyphs(struct mhg_norm_work *w);
 
-/* Text mode: leetspeak inside tokens that mix letters with digits/symbols. */
+/* Both modes: leetspeak inside tokens that mix letters with digits/symbols. */
 void mhgi_norm_leet(struct mhg_norm_work *w);
 
 /* Unit helpers shared by the passes. */

@@ -256,17 +256,39 @@ static void test_leetspeak(void **state) {
     EXPECT_TEXT(c);
 }
 
-static void test_pattern_mode_keeps_digits_and_spacing(void **state) {
+/* Pattern mode folds leetspeak like text mode (a lexicon word written with
+ * digits must compile to what the same word becomes in a message: Arabizi),
+ * keeps numbers, and never joins letters. */
+static void test_pattern_mode_leet_numbers_and_spacing(void **state) {
     (void)state;
     static const tcase c[] = {
-        {"k1ll", "k1l"},
+        {"k1ll", "kil"},
         {"24/7", "24/7"},
+        {"500mg", "500mg"},
+        {"b12", "b12"},
         {"k i l l", "k i l l"},
         {"k.i.l.l", "k.i.l.l"},
-        {"$uicide", "$uicide"},
+        {"$uicide", "suicide"},
         {"KILL MYSELF", "kil myself"},
+        {"3ayez", "eayez"},
+        {"sa7bi", "satbi"},
+        {"2al", "2al"},
     };
     EXPECT_PATTERN(c);
+    /* Arabizi as a lexicon writes it and as a user types it agree */
+    static const char *words[] = {"3ayez amot", "ana mesh 3ayez a3ish", "sa7bi 2al", "ent7ar",
+                                  "ya3ni", "B3D", "ma3lesh"};
+    mhg_normalized t, p;
+    mhg_normalized_init(&t);
+    mhg_normalized_init(&p);
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        assert_int_equal(mhg_normalize(words[i], strlen(words[i]), MHG_NORM_TEXT, &t), MHG_OK);
+        assert_int_equal(mhg_normalize(words[i], strlen(words[i]), MHG_NORM_PATTERN, &p), MHG_OK);
+        if (strcmp(t.text, p.text) != 0)
+            fail_msg("[%s]: text [%s] != pattern [%s]", words[i], t.text, p.text);
+    }
+    mhg_normalized_free(&t);
+    mhg_normalized_free(&p);
 }
 
 /* ---- joining spaced letters (text mode only) ---------------------------- */
@@ -425,7 +447,7 @@ int main(void) {
         cmocka_unit_test(test_marks_kept_and_composed),
         cmocka_unit_test(test_homoglyphs),
         cmocka_unit_test(test_leetspeak),
-        cmocka_unit_test(test_pattern_mode_keeps_digits_and_spacing),
+        cmocka_unit_test(test_pattern_mode_leet_numbers_and_spacing),
         cmocka_unit_test(test_joining),
         cmocka_unit_test(test_letter_runs),
         cmocka_unit_test(test_modes_agree_on_ordinary_words),
