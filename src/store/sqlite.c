@@ -655,21 +655,28 @@ static mhg_status review_may_act(int64_t id, const char *state, const char *who,
     return MHG_OK;
 }
 
-static mhg_status sq_review_claim(void *conn, int64_t id, const char *reviewer, int64_t now) {
-    sq_conn *c = conn;
+/* Claim (resolve = 0) or resolve a review item: one write transaction that
+ * first checks the item's state and that this reviewer may act on it. */
+static mhg_status review_act(sq_conn *c, int64_t id, const char *reviewer, int resolve,
+                             const char *outcome, const char *note, int64_t now) {
     char state[16], who[MHG_STORE_FIELD_MAX + 1];
     mhg_status st = begin_write(c);
     if (st != MHG_OK) return st;
     st = review_state(c, id, state, who);
     if (st == MHG_OK) st = review_may_act(id, state, who, reviewer);
     if (st == MHG_OK) {
-        sqlite3_stmt *s = q(c, Q_REV_CLAIM);
+        sqlite3_stmt *s = q(c, resolve ? Q_REV_RESOLVE : Q_REV_CLAIM);
         if (!s) st = MHG_ERR_STORE;
         else {
-            bind_text(s, 1, reviewer);
-            sqlite3_bind_int64(s, 2, now);
-            sqlite3_bind_int64(s, 3, id);
-            st = step_done(c, s, "claim review item");
+            int k = 1;
+            bind_text(s, k++, reviewer);
+            if (resolve) {
+                bind_text(s, k++, outcome);
+                bind_text(s, k++, note);
+            }
+            sqlite3_bind_int64(s, k++, now);
+            sqlite3_bind_int64(s, k, id);
+            st = step_done(c, s, resolve ? "resolve review item" : "claim review item");
         }
     }
     if (st == MHG_OK) st = commit(c);
@@ -677,29 +684,13 @@ static mhg_status sq_review_claim(void *conn, int64_t id, const char *reviewer, 
     return st;
 }
 
+static mhg_status sq_review_claim(void *conn, int64_t id, const char *reviewer, int64_t now) {
+    return review_act(conn, id, reviewer, 0, NULL, NULL, now);
+}
+
 static mhg_status sq_review_resolve(void *conn, int64_t id, const char *reviewer,
                                     const char *outcome, const char *note, int64_t now) {
-    sq_conn *c = conn;
-    char state[16], who[MHG_STORE_FIELD_MAX + 1];
-    mhg_status st = begin_write(c);
-    if (st != MHG_OK) return st;
-    st = review_state(c, id, state, who);
-    if (st == MHG_OK) st = review_may_act(id, state, who, reviewer);
-    if (st == MHG_OK) {
-        sqlite3_stmt *s = q(c, Q_REV_RESOLVE);
-        if (!s) st = MHG_ERR_STORE;
-        else {
-            bind_text(s, 1, reviewer);
-            bind_text(s, 2, outcome);
-            bind_text(s, 3, note);
-            sqlite3_bind_int64(s, 4, now);
-            sqlite3_bind_int64(s, 5, id);
-            st = step_done(c, s, "resolve review item");
-        }
-    }
-    if (st == MHG_OK) st = commit(c);
-    else rollback(c);
-    return st;
+    return review_act(conn, id, reviewer, 1, outcome, note, now);
 }
 
 static mhg_status sq_review_count(void *conn, int64_t now, int64_t *open_out,
