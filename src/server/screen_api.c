@@ -287,6 +287,25 @@ enum MHD_Result mhgi_handle_review_queue(mhgi_req *r) {
     return mhgi_send_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
+/* Append a reviewer's action on item id to the audit log; the change is
+ * already made, so a failure is logged, not returned. */
+static void audit_review(mhgi_req *r, const char *event, long long id, const char *outcome,
+                         const char *what) {
+    mhg_server *s = r->srv;
+    mhg_audit_event ev;
+    memset(&ev, 0, sizeof ev);
+    char target[48];
+    snprintf(target, sizeof target, "review:%lld", id);
+    ev.event = event;
+    ev.request_id = r->request_id;
+    ev.actor = r->actor;
+    ev.target = target;
+    ev.outcome = outcome;
+    ev.policy_version = s->pi->version;
+    if (mhg_audit_append(s->store, &ev, NULL) != MHG_OK)
+        mhgi_log(s, "error", "request %s: review %s not audited", r->request_id, what);
+}
+
 enum MHD_Result mhgi_handle_review_resolve(mhgi_req *r, const char *id_text, int claim) {
     mhg_server *s = r->srv;
     char *end;
@@ -324,18 +343,7 @@ enum MHD_Result mhgi_handle_review_resolve(mhgi_req *r, const char *id_text, int
         st = mhg_store_review_resolve(s->store, id, r->actor, outcome_copy, sealed);
         free(sealed);
         if (st == MHG_OK) {
-            mhg_audit_event ev;
-            memset(&ev, 0, sizeof ev);
-            char target[48];
-            snprintf(target, sizeof target, "review:%lld", id);
-            ev.event = "review_resolve";
-            ev.request_id = r->request_id;
-            ev.actor = r->actor;
-            ev.target = target;
-            ev.outcome = outcome_copy;
-            ev.policy_version = s->pi->version;
-            if (mhg_audit_append(s->store, &ev, NULL) != MHG_OK)
-                mhgi_log(s, "error", "request %s: review resolution not audited", r->request_id);
+            audit_review(r, "review_resolve", id, outcome_copy, "resolution");
         }
     }
     if (st == MHG_ERR_NOT_FOUND)
@@ -345,17 +353,7 @@ enum MHD_Result mhgi_handle_review_resolve(mhgi_req *r, const char *id_text, int
     if (st != MHG_OK)
         return mhgi_send_error(r, 503, MHGI_E_FAIL_CLOSED, "the review store is unavailable");
     if (claim) {
-        mhg_audit_event ev;
-        memset(&ev, 0, sizeof ev);
-        char target[48];
-        snprintf(target, sizeof target, "review:%lld", id);
-        ev.event = "review_claim";
-        ev.request_id = r->request_id;
-        ev.actor = r->actor;
-        ev.target = target;
-        ev.policy_version = s->pi->version;
-        if (mhg_audit_append(s->store, &ev, NULL) != MHG_OK)
-            mhgi_log(s, "error", "request %s: review claim not audited", r->request_id);
+        audit_review(r, "review_claim", id, NULL, "claim");
     }
     char *js = NULL;
     if (mhg_store_review_get(s->store, id, &js) != MHG_OK)
