@@ -39,6 +39,9 @@ typedef enum mhg_lexicon_kind {
     MHG_LEX_CUE_INFORMATIONAL,
     MHG_LEX_CUE_FIRST_PERSON, /* "I", "me": keeps a match personal after a
                                  third-person cue ("my ex left and I want to die") */
+    MHG_LEX_CUE_SUBORDINATOR, /* "that", "que", "że": opens a clause that a
+                                 negation before it does not reach ("nobody
+                                 knows that I cut myself") */
     MHG_LEX_KIND_COUNT
 } mhg_lexicon_kind;
 
@@ -51,7 +54,8 @@ typedef enum mhg_lexicon_scope {
 } mhg_lexicon_scope;
 
 /* "entry", "negation", "idiom", "third_person", "past", "hypothetical",
- * "informational", "first_person"; NULL when out of range. Static strings. */
+ * "informational", "first_person", "subordinator"; NULL when out of range.
+ * Static strings. */
 const char *mhg_lexicon_kind_name(mhg_lexicon_kind kind);
 /* Cue kind names only ("negation" ...). MHG_OK or MHG_ERR_INVALID. */
 MHG_NODISCARD mhg_status mhg_lexicon_kind_parse(const char *name, mhg_lexicon_kind *out);

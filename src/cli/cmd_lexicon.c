@@ -87,7 +87,7 @@ static void print_counts(const mhg_lexicon *lex, const char *const *cats) {
         snprintf(shortn, sizeof shortn, "%.6s", cols[c]);
         printf(" %6s", shortn);
     }
-    printf("  cue kinds (neg idiom 3rd past hyp info 1st)\n");
+    printf("  cue kinds (neg idiom 3rd past hyp info 1st sub)\n");
     size_t missing_cues = 0;
     for (size_t l = 0; l < nl; l++) {
         const mhg_lexicon_lang *L = mhg_lexicon_lang_get(lex, l);

@@ -300,7 +300,8 @@ static void load_item(ctx *c, yaml_node_t *node, int is_cue, size_t index) {
         } else if (mhg_lexicon_kind_parse(kind, &k) != MHG_OK) {
             mhgi_errs_add(c->errs,
                           "%s:%u: %s: unknown cue kind '%s' (one of: negation, idiom, "
-                          "third_person, past, hypothetical, informational, first_person)",
+                          "third_person, past, hypothetical, informational, first_person, "
+                          "subordinator)",
                           c->path, kind_line, name, kind);
             bad = 1;
         }

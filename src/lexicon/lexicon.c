@@ -37,7 +37,7 @@ static unsigned expr_flags(const mhg_lexicon *lex, size_t i) {
 
 static const char *const kind_names[MHG_LEX_KIND_COUNT] = {
     "entry", "negation", "idiom", "third_person", "past", "hypothetical", "informational",
-    "first_person"};
+    "first_person", "subordinator"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == MHG_LEX_KIND_COUNT,
                "kind_names must name every kind");
 

@@ -38,7 +38,10 @@ mhg_status mhgi_analyze(const mhg_engine *e, mhg_scratch *s, const char *text, s
             break;
         }
     }
+    s->orig = text; /* line breaks end sentences (context.c) */
+    s->orig_len = len;
     mhgi_apply_context(e, s);
+    s->orig = NULL;
     return MHG_OK;
 }
 

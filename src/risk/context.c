@@ -35,6 +35,15 @@
  *                  the attempt: its facet becomes past_attempt
  *   hypothetical,  cue in the same sentence: weight x0.25
  *   informational
+ *
+ * A cue never spans a clause break: the scanner lets ", : ( )" separate the
+ * words of a phrase, so "pengen mati, aku..." matched the idiom "mati aku"
+ * and cancelled a real wish to die. A cue whose words are split by a comma,
+ * a sentence end or a line break is dropped before the rules run (a cue
+ * with a gap may cross a comma inside its gap, not a sentence end).
+ * A subordinator cue ("that", "que", "że", "что", "कि") between a negation
+ * and a match ends the negation's reach: "rodzice nie wiedzą że tnę się"
+ * (my parents don't know that I cut) is a disclosure.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +57,8 @@ static int boundary_kind(uint32_t cp) {
     case '.': case '!': case '?': case ';':
     case 0x3002: case 0xFF01: case 0xFF1F: case 0xFF1B: /* 。！？； */
     case 0x0964: case 0x0965:                         /* । ॥ */
-    case 0x061F: case 0x06D4:                         /* ؟ ۔ */
+    case 0x061F: case 0x06D4: case 0x061B:            /* ؟ ۔ ؛ */
+    case 0x0E5A: case 0x0E5B:                         /* Thai ๚ ๛ */
     case 0x2026:                                      /* … */
         return 2;
     case ',': case ':':
@@ -88,6 +98,18 @@ static int grow_bounds(mhg_scratch *s) {
     return 1;
 }
 
+/* Normalization makes every whitespace run one space; a run that held a
+ * line break ends a sentence (chat messages often use a line break instead
+ * of a full stop: "my brother is so annoying\nwant to kill myself"). */
+static int line_break(const mhg_scratch *s, size_t i) {
+    if (!s->orig) return 0;
+    size_t a = s->norm.src_start[i], b = s->norm.src_end[i];
+    if (b > s->orig_len) b = s->orig_len;
+    for (size_t j = a; j < b; j++)
+        if (s->orig[j] == '\n' || s->orig[j] == '\r') return 1;
+    return 0;
+}
+
 /* Positions of clause and sentence breaks, ascending. If the list cannot
  * grow, n_bounds becomes SIZE_MAX and same_span() then says "different
  * sentence" for everything: no cue reaches any match, so nothing is
@@ -100,6 +122,7 @@ static void segment(mhg_scratch *s) {
         size_t n;
         uint32_t cp = decode(t, len, i, &n);
         int k = boundary_kind(cp);
+        if (cp == ' ' && line_break(s, i)) k = 2;
         if (k) {
             /* "3.5" and "e.g." are not sentence ends: a dot between two
              * non-space characters is ignored. An ellipsis is one break. */
@@ -192,8 +215,29 @@ static int first_person_between(const mhg_engine *e, const mhg_scratch *s, uint1
     return 0;
 }
 
+/* A subordinator cue reaching language lang lying inside [a, b)? It opens
+ * a clause that a negation before it does not reach ("nie wiedzą że tnę
+ * się": they don't know that I cut). A subordinator inside the negation cue
+ * itself ("no es que") is not between. */
+static int subordinator_between(const mhg_engine *e, const mhg_scratch *s, uint16_t lang,
+                                size_t a, size_t b) {
+    for (size_t i = 0; i < s->n_matches; i++) {
+        const mhg_lexicon_match *c = &s->matches[i];
+        if (c->start >= b) break;
+        const mhgi_entry_info *ci = &e->info[c->entry];
+        if (ci->kind == MHG_LEX_CUE_SUBORDINATOR && c->start >= a && c->end <= b &&
+            cue_reaches(s, ci->lang, lang))
+            return 1;
+    }
+    return 0;
+}
+
 /* A foreign-language entry overlapping an entry of the message's language
- * in the same category: the latter speaks for both. */
+ * in the same category: the latter speaks for both, when it is at least as
+ * strong or the foreign match lies inside it (same words: the message's
+ * language judges them). A stronger foreign phrase that says more stays:
+ * Hinglish "suicide kar lunga" (intent 0.85) on a message taken for English
+ * must not give way to the English "suicide" (0.30) inside it. */
 static int shadowed(const mhg_engine *e, const mhg_scratch *s, const mhg_lexicon_match *m,
                     const mhgi_entry_info *x) {
     if (s->msg_lang < 0 || x->lang == (uint16_t)s->msg_lang) return 0;
@@ -202,7 +246,8 @@ static int shadowed(const mhg_engine *e, const mhg_scratch *s, const mhg_lexicon
         if (o->start >= m->end) break;
         const mhgi_entry_info *oi = &e->info[o->entry];
         if (oi->kind == MHG_LEX_ENTRY && oi->lang == (uint16_t)s->msg_lang &&
-            oi->category == x->category && o->end > m->start)
+            oi->category == x->category && o->end > m->start &&
+            (oi->weight >= x->weight || (o->start <= m->start && o->end >= m->end)))
             return 1;
     }
     return 0;
@@ -224,12 +269,15 @@ static unsigned context_flags(const mhg_engine *e, const mhg_scratch *s,
             if ((ci->scope & MHG_LEX_SCOPE_BEFORE) && c->start < m->start && c->end <= m->end &&
                 same_span(s, c->start, m->start, 1) &&
                 within_window(s, c->end, m->start, x->spaces) &&
-                !first_person_between(e, s, x->lang, c->end, m->end))
+                !first_person_between(e, s, x->lang, c->end, m->end) &&
+                !subordinator_between(e, s, x->lang, c->end, m->start))
                 flags |= MHG_FLAG_NEGATED;
             else if ((ci->scope & MHG_LEX_SCOPE_AFTER) && c->end > m->end && c->start > m->start &&
                      same_span(s, m->end, c->start, 1) &&
                      within_window(s, m->end, c->start, x->spaces) &&
-                     !(m->end < c->start && first_person_between(e, s, x->lang, m->end, c->start)))
+                     !(m->end < c->start &&
+                       first_person_between(e, s, x->lang, m->end, c->start)) &&
+                     !subordinator_between(e, s, x->lang, m->end, c->start))
                 flags |= MHG_FLAG_NEGATED;
             break;
         case MHG_LEX_CUE_THIRD_PERSON:
@@ -280,8 +328,32 @@ static void attempt_overlap(mhg_scratch *s) {
     }
 }
 
+/* Does the cue's own entry have a gap (`*`, `**`)? Only asked for the rare
+ * cue that spans a comma, so it reads the pattern text. */
+static int cue_has_gap(const mhg_engine *e, uint32_t entry) {
+    const char *p = mhg_lexicon_entry_get(e->lex, entry)->match;
+    return p && strncmp(p, "re:", 3) != 0 && strchr(p, '*') != NULL;
+}
+
+/* Drop the cues whose words a clause break separates (see the top of the
+ * file): "pengen mati, aku" is not the idiom "mati aku". A cue with a gap
+ * may cross a comma (its gap allows any words of the sentence), never a
+ * sentence end. Matches stay sorted. */
+static void drop_split_cues(const mhg_engine *e, mhg_scratch *s) {
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_matches; i++) {
+        const mhg_lexicon_match *c = &s->matches[i];
+        if (e->info[c->entry].kind != MHG_LEX_ENTRY && !same_span(s, c->start, c->end, 1) &&
+            (!same_span(s, c->start, c->end, 2) || !cue_has_gap(e, c->entry)))
+            continue;
+        s->matches[k++] = *c;
+    }
+    s->n_matches = k;
+}
+
 void mhgi_apply_context(const mhg_engine *e, mhg_scratch *s) {
     segment(s);
+    drop_split_cues(e, s);
     s->n_items = 0;
     for (size_t i = 0; i < s->n_matches; i++) {
         const mhg_lexicon_match *m = &s->matches[i];

@@ -8,9 +8,14 @@
  * 2. Latin script: votes from a short list of very common function words
  *    per language (below), from letters only one language uses (ß, ñ, ğ,
  *    ą, Vietnamese tone letters...), and from lexicon entries and cues that
- *    matched (2 votes each). Most votes wins; no votes: "und".
- * The stop-word lists are small on purpose (20-35 words): they only need to
- * tell the Latin-script languages of the lexicons apart on chat messages.
+ *    matched (2 votes each; for the romanized languages only their risk
+ *    entries vote: their Latin cues are mostly English loanwords, "story",
+ *    "news", "she"). The same words matched by several lexicons ("suicide")
+ *    vote for each and cancel out. Most votes wins; no votes: "und".
+ * The stop-word lists are small on purpose (20-60 words): they only need to
+ * tell the Latin-script languages of the lexicons apart on chat messages,
+ * including Hindi, Bengali and Arabic typed in Latin letters. Ties go to the
+ * earlier list (English first).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,33 +26,54 @@
 typedef struct sw_lang {
     const char *code;
     const char *words; /* space separated, ordinary spelling */
+    int romanized;     /* a language written in another script: the Latin cues of its
+                          lexicon are English loanwords as often as not ("story",
+                          "news", "she"), so only its risk entries vote */
 } sw_lang;
 
 static const sw_lang stopwords[] = {
     {"en", "i you the and is are to of my me it that this what with have dont im not just "
-           "feel want can how do be was so but because about would they he she like know"},
+           "feel want can how do be was so but because about would they he she like know", 0},
     {"es", "yo el la los las que de y en un una es no me mi por para pero con muy estoy quiero "
-           "tengo como todo nada porque ya mas lo se"},
+           "tengo como todo nada porque ya mas lo se", 0},
     {"fr", "je tu il elle le la les de des et est un une pas ne que qui pour avec mais suis moi "
-           "mon ma tout dans sur jai cest plus"},
+           "mon ma tout dans sur jai cest plus", 0},
     {"de", "ich du er sie das der die und ist nicht ein eine mit auf mich mir mein meine zu es "
-           "auch aber wie was bin habe noch nur schon kann will"},
+           "auch aber wie was bin habe noch nur schon kann will", 0},
     {"pt", "eu voce o a os as que de e em um uma nao me meu minha com para mas muito estou "
-           "quero tenho tudo nada porque ja isso mais ele ela"},
+           "quero tenho tudo nada porque ja isso mais ele ela", 0},
     {"it", "io tu il lo la che di e non un una sono mi mio mia con per ma molto voglio ho tutto "
-           "niente perche gia piu questo anche come sto"},
+           "niente perche gia piu questo anche come sto", 0},
     {"nl", "ik jij je het de een en is niet dat mijn met voor maar wil ben heb zo ook wat hoe "
-           "geen nog al te van naar er dit"},
+           "geen nog al te van naar er dit", 0},
     {"pl", "ja ty nie sie jest to i w z na ze mnie moj moja tak ale juz chce jestem co jak "
-           "tylko bardzo mam po dla czy tego mi"},
+           "tylko bardzo mam po dla czy tego mi", 0},
     {"tr", "ben sen bir ve bu da de ne cok icin ama gibi artik istiyorum degil yok var beni "
-           "bana benim kendimi mi mu hic her daha sey"},
+           "bana benim kendimi mi mu hic her daha sey", 0},
     {"vi", "toi ban khong la va cua co nhung duoc minh muon nay mot cho voi nguoi rat da se "
-           "thi roi gi nua lam"},
+           "thi roi gi nua lam", 0},
     {"id", "aku saya kamu yang dan di ini itu tidak gak nggak ada mau ingin dengan untuk sudah "
-           "udah juga karena tapi aja banget lagi bisa"},
+           "udah juga karena tapi aja banget lagi bisa", 0},
     {"sw", "mimi wewe na ya wa ni kwa sana sijui nataka siwezi lakini hii hiyo kama tu pia "
-           "yangu wangu sina nina hapa sasa"},
+           "yangu wangu sina nina hapa sasa", 0},
+    /* Romanized Hindi (Hinglish), Bengali (Banglish) and Arabic (Arabizi):
+     * chat users type these in Latin letters. Words another list or English
+     * also uses are left out (mein: de, mai/ho: it, se/ya/el: es, na: pl,
+     * tu: fr, hoy: es, sob, la, eh, law, fi, ab, ye, wo: English "woo" collapses
+     * to "wo"); "bas" (Hindi "enough", Arabizi "but") counts for Hindi only.
+     * Only their risk entries vote (see sw_lang.romanized). */
+    {"hi", "hai hain hu hoon nahi nahin nhi kya kyu kyun kyunki mujhe mujhko mera meri mere "
+           "tum tumhe aap aapko hum aur bhi bahut bohot kuch koi yaar raha rahi rahe tha thi "
+           "kar karna karta karti kiya hota hoti hoga sab bas ki ka ke ko main apna apne "
+           "kaise lekin yeh woh jab toh kabhi pata accha acha theek thik lagta chahta "
+           "chahti gaya gayi diya liya", 1},
+    {"bn", "ami amar amake amra tumi tomar tomake apni apnar ki keno kichu kono valo bhalo "
+           "lage lagche ache achi achhe hobe hoye korbo kori korchi korte kore eta ota ekhon "
+           "kintu shob jani chai khub nai nei theke diye jabo jete mone onek amr tmr koro "
+           "kokhono keu hocche parchi parbo bolchi sotti abar", 1},
+    {"ar", "ana enta enti inta inti howa heya ehna e7na mesh mish msh mafi mafish leh "
+           "lesh keda kida kda ezay izzay 3ashan aywa bdi badi beddi 3ayez 3ayza 3awez "
+           "ktir kteer awi khalas yalla wallah habibi shu shou ya3ni ma3lesh", 1},
 };
 #define N_SW (sizeof stopwords / sizeof stopwords[0])
 _Static_assert(N_SW <= 32, "stop-word languages must fit a 32-bit mask");
@@ -62,7 +88,8 @@ static uint64_t fnv(const char *s, size_t n) {
 }
 
 /* Build the stop-word table: each word normalized like message text
- * (pattern mode: case folding, letter runs collapsed: "will" -> "wil"). */
+ * (text mode: case folding, letter runs collapsed: "will" -> "wil"; leet
+ * digits folded the way the text's are: Arabizi "3ayez" -> "eayez"). */
 mhg_status mhgi_lang_init(mhg_engine *e) {
     size_t total = 0;
     for (size_t l = 0; l < N_SW; l++)
@@ -81,7 +108,7 @@ mhg_status mhgi_lang_init(mhg_engine *e) {
         while (*p) {
             const char *q = strchr(p, ' ');
             size_t len = q ? (size_t)(q - p) : strlen(p);
-            if (mhg_normalize(p, len, MHG_NORM_PATTERN, &n) == MHG_OK && n.len) {
+            if (mhg_normalize(p, len, MHG_NORM_TEXT, &n) == MHG_OK && n.len) {
                 uint64_t h = fnv(n.text, n.len);
                 size_t i = (size_t)h & (cap - 1);
                 while (e->sw_hash[i] && e->sw_hash[i] != h) i = (i + 1) & (cap - 1);
@@ -235,11 +262,13 @@ void mhgi_detect_lang(const mhg_engine *e, const mhg_scratch *s, const char *ori
     /* lexicon matches of Latin-script languages */
     for (size_t i = 0; i < s->n_matches; i++) {
         const mhgi_entry_info *x = &e->info[s->matches[i].entry];
-        if (x->kind == MHG_LEX_CUE_FIRST_PERSON) continue;
+        /* pronouns and subordinators are function words: the stop-word
+         * lists count those */
+        if (x->kind == MHG_LEX_CUE_FIRST_PERSON || x->kind == MHG_LEX_CUE_SUBORDINATOR) continue;
         const char *code = e->langs[x->lang].code;
         for (size_t l = 0; l < N_SW; l++)
             if (!strcmp(stopwords[l].code, code)) {
-                votes[l] += 2;
+                if (!stopwords[l].romanized || x->kind == MHG_LEX_ENTRY) votes[l] += 2;
                 break;
             }
     }

@@ -157,6 +157,8 @@ struct mhg_scratch {
     size_t dropped;
     mhgi_item *items; /* MHG_MAX_MATCHES + carried */
     size_t n_items, cap_items;
+    const char *orig; /* the analysed turn's original text, during mhgi_analyze */
+    size_t orig_len;
     uint32_t *bounds; /* sentence/clause boundaries of the normalized text */
     uint8_t *bound_kind;
     size_t n_bounds, cap_bounds;

@@ -50,6 +50,7 @@ static const char *test_lexicon =
     "  - id: harm\n    match: \"going to shoot (him|them)\"\n    category: harm_to_others\n    weight: 0.8\n"
     "  - id: weak1\n    match: \"hopeless\"\n    category: suicide\n    weight: 0.3\n"
     "  - id: weak2\n    match: \"no way out\"\n    category: suicide\n    weight: 0.3\n"
+    "  - id: suicide_word\n    match: \"suicide\"\n    category: suicide\n    weight: 0.3\n"
     "cues:\n"
     "  - id: neg\n    match: \"(never|not|dont)\"\n    kind: negation\n"
     "  - id: idiom\n    match: \"killing myself laughing\"\n    kind: idiom\n"
@@ -57,7 +58,19 @@ static const char *test_lexicon =
     "  - id: first\n    match: \"(i|im)\"\n    kind: first_person\n"
     "  - id: past\n    match: \"(used to|years ago)\"\n    kind: past\n"
     "  - id: hyp\n    match: \"in my novel\"\n    kind: hypothetical\n"
-    "  - id: info\n    match: \"warning signs\"\n    kind: informational\n";
+    "  - id: info\n    match: \"warning signs\"\n    kind: informational\n"
+    "  - id: sub\n    match: \"(that|why)\"\n    kind: subordinator\n"
+    "  - id: idiom_lol\n    match: \"die lol\"\n    kind: idiom\n"
+    "  - id: idiom_game\n    match: \"game ** die\"\n    kind: idiom\n";
+
+/* A second language written with spaces: a stronger, longer phrase around
+ * the English "suicide", and a bare word as strong as the phrase's start. */
+static const char *yy_lexicon =
+    "lang: yy\nversion: \"t\"\nspaces: true\nentries:\n"
+    "  - id: intent\n    match: \"suicide kar lunga\"\n    category: suicide\n    facet: intent\n    weight: 0.85\n"
+    "  - id: bare\n    match: \"suicide\"\n    category: suicide\n    facet: ideation\n    weight: 0.35\n"
+    "cues:\n"
+    "  - id: neg\n    match: \"nahi karunga\"\n    kind: negation\n    scope: after\n";
 
 static const char *xx_lexicon =
     "lang: xx\nversion: \"t\"\nspaces: false\nentries:\n"
@@ -81,6 +94,11 @@ static int setup(void **state) {
     f = fopen(p, "w");
     if (!f) return -1;
     fputs(xx_lexicon, f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/lexicons/yy.yaml", g_tmp);
+    f = fopen(p, "w");
+    if (!f) return -1;
+    fputs(yy_lexicon, f);
     fclose(f);
     char err[2048], cache[512];
     snprintf(cache, sizeof cache, "%s/cache", g_tmp);
@@ -245,6 +263,78 @@ static void test_idiom_third_past_hyp_info(void **state) {
     /* a cue in another sentence does not reach */
     screen("in my novel nobody dies. i want to die");
     assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_MODERATE);
+}
+
+/* A cue whose words a clause break separates is no cue: "want to die, lol"
+ * is a disclosure followed by a nervous laugh, not the idiom "die lol". A
+ * cue with a gap may cross a comma in its gap, never a sentence end (here an
+ * ellipsis, which the scanner lets a gap cross). */
+static void test_cue_clause_breaks(void **state) {
+    (void)state;
+    screen("i want to die lol");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_NONE);
+    assert_true(g_v.flags & MHG_FLAG_IDIOM);
+    screen("i want to die, lol");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_MODERATE);
+    assert_false(g_v.flags & MHG_FLAG_IDIOM);
+    screen("in this game, every time i want to die");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_NONE);
+    assert_true(g_v.flags & MHG_FLAG_IDIOM);
+    screen("lost the game\xe2\x80\xa6 i want to die");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_MODERATE);
+    /* a line break ends a sentence: the third-person cue does not reach */
+    screen("my friend told me she wants to die");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_NONE);
+    screen("my friend told me\nwant to die");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_MODERATE);
+    assert_false(g_v.flags & MHG_FLAG_THIRD_PERSON);
+    screen("my friend told me \r\n want to die");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_MODERATE);
+    /* two spaces are not a line break */
+    screen("my friend told me  she wants to die");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_NONE);
+}
+
+/* A subordinator between a negation and the match ends the negation's
+ * reach; before or after the pair it does not matter. */
+static void test_subordinator(void **state) {
+    (void)state;
+    screen("not sure want to die");
+    assert_true(g_v.flags & MHG_FLAG_NEGATED);
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_NONE);
+    screen("not sure why want to die");
+    assert_false(g_v.flags & MHG_FLAG_NEGATED);
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_MODERATE);
+    screen("why not kill myself");
+    assert_true(g_v.flags & MHG_FLAG_NEGATED);
+    screen("never cut myself, thats why");
+    assert_true(g_v.flags & MHG_FLAG_NEGATED);
+    assert_int_equal(cat(&g_v, MHG_CAT_SELF_HARM), MHG_LEVEL_NONE);
+}
+
+/* A foreign entry overlapping one of the message's language in the same
+ * category is dropped when it says no more (same words) or is not stronger;
+ * a stronger phrase around the message-language word stays, with its own
+ * language's cues. */
+static void test_shadowing(void **state) {
+    (void)state;
+    /* taken for English: yy "suicide kar lunga" (intent) is not shadowed by
+     * en "suicide" (0.30) */
+    screen("suicide kar lunga");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_HIGH);
+    assert_true(g_v.categories[MHG_CAT_SUICIDE].facets & MHG_FACET_INTENT);
+    /* same words, stronger foreign weight: English judges "suicide" */
+    screen("suicide");
+    assert_int_equal(cat(&g_v, MHG_CAT_SUICIDE), MHG_LEVEL_LOW);
+    assert_false(g_v.categories[MHG_CAT_SUICIDE].facets & MHG_FACET_IDEATION);
+    for (size_t i = 0; i < g_v.n_evidence; i++)
+        assert_string_not_equal(g_v.evidence[i].rule_id, "yy.bare");
+    /* in its own language the foreign phrase gets its own cues */
+    assert_int_equal(mhg_assess(g_eng, g_s, "suicide nahi karunga", strlen("suicide nahi karunga"),
+                                "yy", NULL, &g_v),
+                     MHG_OK);
+    assert_int_equal(g_v.risk, MHG_LEVEL_NONE);
+    assert_true(g_v.flags & MHG_FLAG_NEGATED);
 }
 
 /* ---- conversation ---------------------------------------------------------- */
@@ -450,6 +540,12 @@ static void test_language(void **state) {
         {"どうしたらいいかわからない", "ja"},
         {"어떻게 해야 할지 모르겠어요", "ko"},
         {"я не знаю, что мне делать", "ru"},
+        /* romanized Hindi, Bengali and Arabic */
+        {"yaar sach mein bahut pareshan hu, kuch samajh nahi aa raha", "hi"},
+        {"main kabhi suicide nahi karunga, bas thoda pareshan hu", "hi"},
+        {"ami ar parchi na, kichu valo lage na", "bn"},
+        {"ana mesh 3ayez a3ish khalas, ta3bt awi", "ar"},
+        {"the main thing is that I can't sleep", "en"},
         {"12345", "und"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -532,6 +628,9 @@ int main(void) {
         cmocka_unit_test(test_other_categories),
         cmocka_unit_test(test_negation),
         cmocka_unit_test(test_idiom_third_past_hyp_info),
+        cmocka_unit_test(test_cue_clause_breaks),
+        cmocka_unit_test(test_subordinator),
+        cmocka_unit_test(test_shadowing),
         cmocka_unit_test(test_conversation_accumulates),
         cmocka_unit_test(test_fine_now_does_not_erase),
         cmocka_unit_test(test_conversation_save_restore),

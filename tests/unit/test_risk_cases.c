@@ -10,6 +10,9 @@
  *   MHG_CASES_VERBOSE=1    print every case, not only failures
  *   MHG_CASES_MODEL=none   rules only (no learned model), to tell rule
  *                          failures from model (fusion) failures
+ *   MHG_CASES_NO_HINT=1    ignore the cases' "lang" hints: the engine has to
+ *                          detect the language itself (what a gateway without
+ *                          a language header sees)
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -27,6 +30,7 @@
 
 static mhg_engine *g_engine;
 static char g_err[8192];
+static int g_no_hint; /* MHG_CASES_NO_HINT: run without the cases' lang hints */
 
 static const char *env_or(const char *k, const char *d) {
     const char *v = getenv(k);
@@ -149,6 +153,7 @@ static int run_case(mhg_scratch *s, mhg_verdict *v, json_t *c, report *r) {
     }
     json_t *lang = json_object_get(c, "lang");
     const char *lang_s = json_is_string(lang) ? json_string_value(lang) : NULL;
+    if (g_no_hint) lang_s = NULL;
     json_t *turns = json_object_get(c, "turns");
     mhg_status st;
     if (turns) {
@@ -353,6 +358,7 @@ int main(void) {
     size_t n = 0;
     struct dirent *de;
     const char *filter = getenv("MHG_CASES");
+    g_no_hint = env_or("MHG_CASES_NO_HINT", "0")[0] != '0';
     while (n < 256) {
         de = readdir(d);
         if (!de) break;
