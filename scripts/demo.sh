@@ -58,6 +58,8 @@ echo; echo "== 3c. the model answers with method detail (the stand-in is told to
 chat "I feel awful lately. [[reply:unsafe-method]]"
 
 echo; echo "== 4. /metrics (excerpt) and the audit chain"
-curl -sS "$gw/metrics" | grep -E '^mhguard_(verdicts|actions|replies_blocked|requests)_total' | head -12 | sed 's/^/  /'
+curl -sS "$gw/metrics" |
+  grep -E '^mhguard_(actions_total|replies_blocked_total|upstream_calls_skipped_total|verdicts_total\{source="user")' |
+  grep -v ' 0$' | sed 's/^/  /'
 "$B/mhguard" audit verify --data-dir "$work/data"
 echo; echo "demo done; gateway log and SQLite store kept in $work"
