@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include "risk/risk_int.h"
+#include "common/mhg_utf8.h"
 
 /* Sentence ends: . ! ? ; and their CJK / Devanagari / Arabic forms.
  * Clause breaks: , : and CJK commas. Returns 2 sentence, 1 clause, 0. */
@@ -67,23 +68,6 @@ static int boundary_kind(uint32_t cp) {
     default:
         return 0;
     }
-}
-
-static uint32_t decode(const unsigned char *s, size_t len, size_t i, size_t *n) {
-    unsigned char c = s[i];
-    if (c < 0x80) {
-        *n = 1;
-        return c;
-    }
-    size_t k = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
-    if (i + k >= len) {
-        *n = 1;
-        return 0xFFFD;
-    }
-    uint32_t cp = c & (k == 3 ? 0x07 : k == 2 ? 0x0F : 0x1F);
-    for (size_t j = 1; j <= k; j++) cp = (cp << 6) | (s[i + j] & 0x3F);
-    *n = k + 1;
-    return cp;
 }
 
 static int grow_bounds(mhg_scratch *s) {
@@ -120,7 +104,7 @@ static void segment(mhg_scratch *s) {
     s->n_bounds = 0;
     for (size_t i = 0; i < len;) {
         size_t n;
-        uint32_t cp = decode(t, len, i, &n);
+        uint32_t cp = mhgi_utf8_decode(t, len, i, &n);
         int k = boundary_kind(cp);
         if (cp == ' ' && line_break(s, i)) k = 2;
         if (k) {

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "risk/risk_int.h"
+#include "common/mhg_utf8.h"
 
 typedef struct sw_lang {
     const char *code;
@@ -199,23 +200,6 @@ static int letter_hint(uint32_t cp) {
     return -1;
 }
 
-static uint32_t dec(const unsigned char *t, size_t len, size_t i, size_t *n) {
-    unsigned char c = t[i];
-    if (c < 0x80) {
-        *n = 1;
-        return c;
-    }
-    size_t k = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
-    if (i + k >= len) {
-        *n = 1;
-        return 0xFFFD;
-    }
-    uint32_t cp = c & (k == 3 ? 0x07 : k == 2 ? 0x0F : 0x1F);
-    for (size_t j = 1; j <= k; j++) cp = (cp << 6) | (t[i + j] & 0x3F);
-    *n = k + 1;
-    return cp;
-}
-
 void mhgi_detect_lang(const mhg_engine *e, const mhg_scratch *s, const char *orig, size_t olen,
                       char out[8]) {
     unsigned sc[SC_COUNT] = {0};
@@ -223,7 +207,7 @@ void mhgi_detect_lang(const mhg_engine *e, const mhg_scratch *s, const char *ori
     size_t len = s->norm.len;
     for (size_t i = 0; i < len;) {
         size_t n;
-        uint32_t cp = dec(t, len, i, &n);
+        uint32_t cp = mhgi_utf8_decode(t, len, i, &n);
         int k = script_of(cp);
         if (k >= 0) sc[k]++;
         i += n;
@@ -252,7 +236,7 @@ void mhgi_detect_lang(const mhg_engine *e, const mhg_scratch *s, const char *ori
     const unsigned char *o = (const unsigned char *)orig;
     for (size_t i = 0; o && i < olen;) {
         size_t n;
-        uint32_t cp = dec(o, olen, i, &n);
+        uint32_t cp = mhgi_utf8_decode(o, olen, i, &n);
         if (cp >= 0xA0) {
             int l = letter_hint(cp);
             if (l >= 0) votes[l] += 2;
