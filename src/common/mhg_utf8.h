@@ -1,6 +1,7 @@
 /*
  * mhg_utf8.h - decode one code point of text already known to be valid
- * UTF-8 (normalized text, or input that passed mhg_utf8_valid). Internal.
+ * UTF-8 (normalized text, or input that passed mhg_utf8_valid), and encode
+ * one. Internal.
  */
 #ifndef MHG_UTF8_H
 #define MHG_UTF8_H
@@ -27,6 +28,31 @@ static inline uint32_t mhgi_utf8_decode(const unsigned char *s, size_t len, size
     for (size_t j = 1; j <= k; j++) cp = (cp << 6) | (s[i + j] & 0x3F);
     *n = k + 1;
     return cp;
+}
+
+/* Write cp (at most U+10FFFF, not a surrogate) as UTF-8 at o, which must have
+ * room for 4 bytes; returns the bytes written. This function can't fail. */
+static inline size_t mhgi_utf8_encode(char *o, uint32_t cp) {
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
 }
 
 #endif

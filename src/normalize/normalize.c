@@ -15,6 +15,7 @@
 
 #include "common/mhg_limits.h"
 #include "normalize/normalize_int.h"
+#include "common/mhg_utf8.h"
 
 /* ---- buffers ------------------------------------------------------------ */
 
@@ -452,29 +453,6 @@ static inline size_t utf8_len(uint32_t cp) {
     return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
 }
 
-static inline size_t put_utf8(char *o, uint32_t cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 static inline int is_space_like(const mhgi_unit *x) {
     return x->cls == MHGI_C_SPACE ||
            (x->cls == MHGI_C_OTHER && (x->cp == '-' || x->cp == '_'));
@@ -535,7 +513,7 @@ static mhg_status encode(const struct mhg_norm_work *w, mhg_normalized *out) {
             se[o] = x->e;
             o++;
         } else {
-            size_t k = put_utf8(t + o, x->cp);
+            size_t k = mhgi_utf8_encode(t + o, x->cp);
             for (size_t b = 0; b < k; b++) {
                 ss[o + b] = x->s;
                 se[o + b] = x->e;

@@ -16,6 +16,7 @@
 
 #include "common/mhg_limits.h"
 #include "mhguard/normalize.h"
+#include "common/mhg_utf8.h"
 
 static mhg_status norm(const char *s, size_t len, mhg_norm_mode mode, mhg_normalized *n) {
     return mhg_normalize(s, len, mode, n);
@@ -203,29 +204,6 @@ static uint32_t rnd(void) {
     return (uint32_t)(rng_state >> 11);
 }
 
-static size_t put_utf8(char *o, uint32_t cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Code points that exercise every pass. */
 static const uint32_t pool[] = {
     'a', 'k', 'i', 'l', 'L', 'E', ' ', ' ', ' ', '.', '-', '_', '*', '1', '3', '0', '@', '$',
@@ -271,7 +249,7 @@ static void test_invariants_random_valid(void **state) {
         size_t len = 0, ncp = rnd() % 40;
         for (size_t k = 0; k < ncp; k++) {
             uint32_t cp = pool[rnd() % (sizeof pool / sizeof pool[0])];
-            len += put_utf8(buf + len, cp);
+            len += mhgi_utf8_encode(buf + len, cp);
         }
         for (int mode = 0; mode < 2; mode++) {
             mhg_status st = norm(buf, len, (mhg_norm_mode)mode, &n);
